@@ -1,0 +1,486 @@
+"""Model bundles (docs/bundle.md): the one place a manifest is read and an ONNX session opened.
+
+Everything else receives a loaded :class:`Bundle` or :class:`BundleSet`, so a bad bundle
+fails once, at load, with a message naming the file, the problem and the way out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import onnxruntime as ort
+
+from app.core.decode import preprocess
+from app.core.errors import BundleError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+FORMAT = "vitrina-bundle"
+SUPPORTED_FORMAT_VERSIONS = (1,)
+MANIFEST_NAME = "manifest.json"
+RESIZE_MODES = ("center_crop", "letterbox", "stretch")
+LAYOUTS = ("NCHW", "NHWC")
+FIX_HINT = "Re-export the bundle or fix its manifest.json."
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a photo becomes the network's input tensor."""
+
+    size: tuple[int, int]  # (height, width)
+    resize: Literal["center_crop", "letterbox", "stretch"]
+    fill: tuple[int, int, int]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    layout: Literal["NCHW", "NHWC"]
+
+    @property
+    def min_side(self) -> int:
+        """Both sides of a decoded photo must be at least this for no loss of detail."""
+        return max(self.size)
+
+
+@dataclass(frozen=True)
+class Family:
+    """A tag family: one output of the graph, its labels and its calibrated threshold."""
+
+    name: str
+    output: str
+    labels: tuple[str, ...]
+    threshold: float
+    calibration: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class EmbeddingSpec:
+    output: str
+    dim: int
+    normalized: bool
+    description: str
+
+
+@dataclass
+class BundleOutput:
+    probabilities: dict[str, np.ndarray]  # family -> (N, K) float32
+    embedding: np.ndarray | None  # (N, D) float32, L2-normalised
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), as float32."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class _Problem(Exception):
+    """A manifest problem, turned into a BundleError naming the manifest."""
+
+
+def _need(ok: bool, problem: str) -> None:
+    if not ok:
+        raise _Problem(problem)
+
+
+def _text(data: dict, key: str, where: str) -> str:
+    value = data.get(key)
+    _need(
+        isinstance(value, str) and bool(value.strip()), f'{where}"{key}" must be a non-empty string'
+    )
+    return value
+
+
+def _numbers(value: Any, count: int, what: str) -> tuple[float, ...]:
+    _need(
+        isinstance(value, list)
+        and len(value) == count
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value),
+        f"{what} must be a list of {count} numbers",
+    )
+    return tuple(float(v) for v in value)
+
+
+def _parse_preprocessing(data: Any) -> Preprocessing:
+    _need(isinstance(data, dict), '"input" must be an object')
+    size = _numbers(data.get("size"), 2, '"input.size"')
+    _need(all(s >= 1 and s == int(s) for s in size), '"input.size" must be two positive integers')
+    resize = data.get("resize", "letterbox")
+    _need(
+        resize in RESIZE_MODES,
+        f'"input.resize" is {resize!r}; use one of {", ".join(RESIZE_MODES)}',
+    )
+    layout = data.get("layout", "NCHW")
+    _need(layout in LAYOUTS, f'"input.layout" is {layout!r}; use NCHW or NHWC')
+    fill = _numbers(data.get("fill", [255, 255, 255]), 3, '"input.fill"')
+    _need(all(0 <= v <= 255 for v in fill), '"input.fill" values must be within 0..255')
+    mean = _numbers(data.get("mean"), 3, '"input.mean"')
+    std = _numbers(data.get("std"), 3, '"input.std"')
+    _need(all(s > 0 for s in std), '"input.std" values must be greater than 0')
+    return Preprocessing(
+        size=(int(size[0]), int(size[1])),
+        resize=resize,
+        fill=tuple(int(v) for v in fill),
+        mean=mean,
+        std=std,
+        layout=layout,
+    )
+
+
+def _parse_family(data: Any, index: int) -> Family:
+    _need(isinstance(data, dict), f"families[{index}] must be an object")
+    name = _text(data, "name", f"families[{index}].")
+    where = f'family "{name}" '
+    output = _text(data, "output", where)
+    labels = data.get("labels")
+    _need(
+        isinstance(labels, list) and labels and all(isinstance(x, str) and x for x in labels),
+        f"{where}needs a non-empty list of label strings",
+    )
+    duplicates = sorted({x for x in labels if labels.count(x) > 1})
+    _need(not duplicates, f"{where}repeats labels {duplicates}")
+    threshold = data.get("threshold")
+    _need(
+        isinstance(threshold, int | float)
+        and not isinstance(threshold, bool)
+        and 0.0 <= threshold <= 1.0,
+        f"{where}threshold must be a number within [0, 1], not {threshold!r}",
+    )
+    calibration = data.get("calibration", {})
+    _need(isinstance(calibration, dict), f'{where}"calibration" must be an object')
+    return Family(name, output, tuple(labels), float(threshold), calibration)
+
+
+def _parse_embedding(data: Any) -> EmbeddingSpec | None:
+    if data is None:
+        return None
+    _need(isinstance(data, dict), '"embedding" must be an object')
+    output = _text(data, "output", "embedding.")
+    dim = data.get("dim")
+    _need(
+        isinstance(dim, int) and not isinstance(dim, bool) and dim > 0,
+        f'"embedding.dim" must be a positive integer, not {dim!r}',
+    )
+    return EmbeddingSpec(
+        output, dim, bool(data.get("normalized", True)), str(data.get("description", ""))
+    )
+
+
+def _read_manifest(manifest_path: Path) -> dict:
+    try:
+        text = manifest_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BundleError(
+            f"{manifest_path}: the bundle has no manifest.json. "
+            "Point Vitrina at a bundle folder written by vitrina-train export."
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{manifest_path}: cannot be read ({exc}). Check the file.") from exc
+    try:
+        manifest = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BundleError(
+            f"{manifest_path}: is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+            f"{exc.msg}). {FIX_HINT}"
+        ) from None
+    try:
+        _need(isinstance(manifest, dict), "must hold a JSON object")
+        _need(
+            manifest.get("format") == FORMAT,
+            f'"format" is {manifest.get("format")!r}, expected "{FORMAT}"',
+        )
+        version = manifest.get("format_version")
+        supported = ", ".join(str(v) for v in SUPPORTED_FORMAT_VERSIONS)
+        _need(
+            version in SUPPORTED_FORMAT_VERSIONS and not isinstance(version, bool),
+            f"format_version {version!r} is not supported (this Vitrina reads {supported}); "
+            "update Vitrina or export the bundle in a supported version",
+        )
+    except _Problem as exc:
+        raise BundleError(f"{manifest_path}: {exc}. {FIX_HINT}") from None
+    return manifest
+
+
+def _session_options() -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
+
+
+def _open_session(model_path: Path) -> ort.InferenceSession:
+    try:
+        return ort.InferenceSession(
+            str(model_path), _session_options(), providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # onnxruntime raises several unrelated exception types
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BundleError(
+            f"{model_path}: onnxruntime cannot open this model ({detail}). "
+            "The file is corrupt or not ONNX; re-export the bundle."
+        ) from exc
+
+
+def _file_hash12(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def _resolve(path: Path | str) -> tuple[Path, Path]:
+    """(bundle folder, manifest path) from either of them."""
+    path = Path(path)
+    folder = path.parent if path.name == MANIFEST_NAME or path.is_file() else path
+    if not folder.is_dir():
+        raise BundleError(
+            f"{folder}: no bundle folder here. Train and export one (vitrina-train) "
+            "or pass the folder that holds manifest.json and model.onnx."
+        )
+    return folder, folder / MANIFEST_NAME
+
+
+def _fixed(dim: Any) -> int | None:
+    return dim if isinstance(dim, int) and dim > 0 else None
+
+
+class Bundle:
+    """One ONNX graph and its manifest, with the one shared onnxruntime session."""
+
+    kind = "model"
+
+    def __init__(self, path: Path, manifest: dict, manifest_path: Path) -> None:
+        self.path = path
+        self.manifest = manifest
+        self._manifest_path = manifest_path
+        try:
+            self.name = _text(manifest, "name", "")
+            self.version = _text(manifest, "version", "")
+            model_name = _text(manifest, "model", "")
+            self.preprocessing = _parse_preprocessing(manifest.get("input"))
+            self.input_name = _text(manifest["input"], "name", "input.")
+            families = manifest.get("families")
+            _need(isinstance(families, list) and families, '"families" must be a non-empty list')
+            self.families = tuple(_parse_family(f, i) for i, f in enumerate(families))
+            names = [f.name for f in self.families]
+            _need(len(set(names)) == len(names), f"family names repeat: {names}")
+            self.embedding = _parse_embedding(manifest.get("embedding"))
+        except _Problem as exc:
+            raise BundleError(f"{manifest_path}: {exc}. {FIX_HINT}") from None
+        self.model_path = path / model_name
+        if not self.model_path.is_file():
+            raise BundleError(
+                f"{self.model_path}: the model file named in manifest.json is missing. "
+                "Copy the whole bundle folder or re-export it."
+            )
+        self.session = _open_session(self.model_path)
+        self._fixed_batch = self._check_graph()
+        dim = self.embedding.dim if self.embedding else 0
+        self.key = f"{self.name}@{self.version}/{dim}/{_file_hash12(self.model_path)}"
+
+    @property
+    def label(self) -> str:
+        """``name@version``, stored with every prediction."""
+        return f"{self.name}@{self.version}"
+
+    @property
+    def min_side(self) -> int:
+        return self.preprocessing.min_side
+
+    def _fail(self, problem: str) -> BundleError:
+        return BundleError(f"{self._manifest_path}: {problem}. {FIX_HINT}")
+
+    def _check_graph(self) -> bool:
+        """Compare the manifest with the graph; True when the graph fixes the batch to 1."""
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        if self.input_name not in inputs:
+            raise self._fail(
+                f'input "{self.input_name}" is not in {self.model_path.name} '
+                f"(the graph has {sorted(inputs)})"
+            )
+        if inputs[self.input_name].type != "tensor(float)":
+            raise self._fail(
+                f'input "{self.input_name}" takes {inputs[self.input_name].type}, '
+                "but Vitrina feeds float32 images"
+            )
+        shape = inputs[self.input_name].shape
+        if len(shape) != 4:
+            raise self._fail(
+                f'input "{self.input_name}" has rank {len(shape)} {shape}, expected rank 4 '
+                f"({self.preprocessing.layout})"
+            )
+        pre = self.preprocessing
+        channels, spatial = (
+            (shape[1], shape[2:4]) if pre.layout == "NCHW" else (shape[3], shape[1:3])
+        )
+        if _fixed(channels) not in (None, 3):
+            raise self._fail(
+                f"layout {pre.layout} puts {channels} channels on the channel axis of "
+                f'input "{self.input_name}" {shape}, expected 3'
+            )
+        for got, want in zip(spatial, pre.size, strict=True):
+            if _fixed(got) not in (None, want):
+                raise self._fail(
+                    f"input.size is {list(pre.size)} but the graph expects "
+                    f"{[_fixed(s) for s in spatial]}"
+                )
+        outputs = {o.name: o.shape for o in self.session.get_outputs()}
+        expected = [
+            (f.output, len(f.labels), f'family "{f.name}"', f"{len(f.labels)} labels")
+            for f in self.families
+        ]
+        if self.embedding:
+            dim = self.embedding.dim
+            expected.append((self.embedding.output, dim, "embedding", f"dim {dim}"))
+        for output, size, owner, what in expected:
+            if output not in outputs:
+                raise self._fail(
+                    f'{owner} reads output "{output}", which {self.model_path.name} does not '
+                    f"have (it has {sorted(outputs)})"
+                )
+            got = outputs[output]
+            if len(got) != 2:
+                raise self._fail(f'output "{output}" has shape {got}, expected (batch, {size})')
+            if _fixed(got[1]) not in (None, size):
+                raise self._fail(f'{owner} has {what} but output "{output}" gives {got[1]} values')
+        return _fixed(shape[0]) == 1
+
+    def run(self, batch: np.ndarray) -> BundleOutput:
+        """Run a preprocessed batch (N, ...) through the graph."""
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        names = [f.output for f in self.families]
+        if self.embedding:
+            names.append(self.embedding.output)
+        try:
+            if self._fixed_batch:
+                parts = [
+                    self.session.run(names, {self.input_name: batch[i : i + 1]})
+                    for i in range(len(batch))
+                ]
+                results = [np.concatenate(col) for col in zip(*parts, strict=True)]
+            else:
+                results = self.session.run(names, {self.input_name: batch})
+        except Exception as exc:  # onnxruntime's errors share no useful base class
+            raise BundleError(
+                f"{self.model_path}: inference failed ({str(exc).strip()[:200]}). "
+                "The bundle does not fit its manifest; re-export it."
+            ) from exc
+        probabilities = {}
+        for family, values in zip(self.families, results, strict=False):
+            values = np.asarray(values, dtype=np.float32)
+            if values.ndim != 2 or values.shape[1] != len(family.labels):
+                raise self._fail(
+                    f'family "{family.name}" has {len(family.labels)} labels but output '
+                    f'"{family.output}" gives {values.shape[-1]} values'
+                )
+            probabilities[family.name] = values
+        embedding = None
+        if self.embedding:
+            embedding = np.asarray(results[-1], dtype=np.float32)
+            if embedding.ndim != 2 or embedding.shape[1] != self.embedding.dim:
+                raise self._fail(
+                    f"embedding.dim is {self.embedding.dim} but output "
+                    f'"{self.embedding.output}" gives {embedding.shape[-1]} values'
+                )
+            embedding = l2_normalise(embedding)
+        return BundleOutput(probabilities, embedding)
+
+    def run_images(self, images: Sequence[Image.Image]) -> BundleOutput:
+        """Preprocess RGB images per the manifest and run them as one batch."""
+        return self.run(np.stack([preprocess(im, self.preprocessing) for im in images]))
+
+
+class BundleSet:
+    """Several single-family bundles run side by side; embeddings concatenated (docs/bundle.md)."""
+
+    kind = "set"
+
+    def __init__(self, path: Path, manifest: dict, manifest_path: Path) -> None:
+        self.path = path
+        self.manifest = manifest
+        try:
+            self.name = _text(manifest, "name", "")
+            self.version = _text(manifest, "version", "")
+            members = manifest.get("members")
+            _need(
+                isinstance(members, list)
+                and members
+                and all(isinstance(m, str) and m for m in members),
+                '"members" must be a non-empty list of sub-folder names',
+            )
+        except _Problem as exc:
+            raise BundleError(f"{manifest_path}: {exc}. {FIX_HINT}") from None
+        self.members: tuple[Bundle, ...] = tuple(
+            _load_member(path / m, manifest_path) for m in members
+        )
+        self.families = tuple(f for m in self.members for f in m.families)
+        names = [f.name for f in self.families]
+        if len(set(names)) != len(names):
+            raise BundleError(f"{manifest_path}: members repeat family names {names}. {FIX_HINT}")
+        dims = [m.embedding.dim for m in self.members if m.embedding]
+        self.embedding = (
+            EmbeddingSpec(
+                "embedding",
+                sum(dims),
+                True,
+                "members' L2-normalised embeddings, concatenated and normalised",
+            )
+            if dims
+            else None
+        )
+        members_digest = hashlib.sha256("\n".join(m.key for m in self.members).encode())
+        dim = self.embedding.dim if self.embedding else 0
+        self.key = f"{self.name}@{self.version}/{dim}/{members_digest.hexdigest()[:12]}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def min_side(self) -> int:
+        return max(m.min_side for m in self.members)
+
+    def run_images(self, images: Sequence[Image.Image]) -> BundleOutput:
+        """Run every member on the images, each with its own preprocessing."""
+        outputs = [m.run_images(images) for m in self.members]
+        probabilities = {k: v for out in outputs for k, v in out.probabilities.items()}
+        parts = [out.embedding for out in outputs if out.embedding is not None]
+        embedding = l2_normalise(np.concatenate(parts, axis=1)) if parts else None
+        return BundleOutput(probabilities, embedding)
+
+    run = run_images
+
+
+def _load_member(folder: Path, set_manifest: Path) -> Bundle:
+    if not folder.is_dir():
+        raise BundleError(
+            f"{set_manifest}: member folder {folder.name!r} does not exist. "
+            "Copy the whole bundle set or fix its members list."
+        )
+    manifest_path = folder / MANIFEST_NAME
+    manifest = _read_manifest(manifest_path)
+    if manifest.get("kind", "model") != "model":
+        raise BundleError(
+            f'{manifest_path}: a set member must be of kind "model", not '
+            f"{manifest.get('kind')!r}. Flatten the nested set."
+        )
+    return Bundle(folder, manifest, manifest_path)
+
+
+def load_bundle(path: Path | str) -> Bundle | BundleSet:
+    """Load and validate a bundle folder (or its manifest.json); raise BundleError if unusable."""
+    folder, manifest_path = _resolve(path)
+    manifest = _read_manifest(manifest_path)
+    kind = manifest.get("kind", "model")
+    if kind == "model":
+        return Bundle(folder, manifest, manifest_path)
+    if kind == "set":
+        return BundleSet(folder, manifest, manifest_path)
+    raise BundleError(f'{manifest_path}: "kind" is {kind!r}; use "model" or "set". {FIX_HINT}')

@@ -1,0 +1,211 @@
+"""THE place a photo is decoded and turned into a network input.
+
+Training and the app both call :func:`open_photo` and :func:`preprocess`, so the pixels a
+model was trained on are the pixels it sees in the app.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from app.core.errors import DecodeError, UnsupportedFormatError
+
+if TYPE_CHECKING:
+    from app.core.bundle import Preprocessing
+
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+)
+# MPO is what Pillow calls a JPEG carrying extra (e.g. depth) pictures, as phones write.
+SUPPORTED_FORMATS: frozenset[str] = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF"})
+CONVERT_HINT = "Convert it to JPEG or PNG to import it."
+SNIFF_BYTES = 1024
+WHITE = (255, 255, 255)
+RESAMPLE = Image.Resampling.BILINEAR
+
+_IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"BM", b"II*\x00", b"MM\x00*", b"GIF8")
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+
+
+@dataclass(frozen=True)
+class DecodedPhoto:
+    image: Image.Image  # RGB, EXIF-transposed, drafted down to no less than min_size
+    width: int  # original pixel size, after EXIF transpose
+    height: int
+    format: str
+
+
+def _sniff(head: bytes) -> str | None:
+    """Name a non-photo format that often hides behind a photo's suffix, or None."""
+    if head.startswith(_IMAGE_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return None
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in _AVIF_BRANDS:
+            return "an AVIF image"
+        if brand in _HEIF_BRANDS or brand.startswith(b"he"):
+            return "a HEIC/HEIF photo (the iPhone format)"
+        return "a video or ISO media file"
+    if head.startswith(b"%PDF"):
+        return "a PDF document"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if b"<svg" in text[:SNIFF_BYTES] and text.startswith(
+        (b"<svg", b"<?xml", b"<!--", b"<!doctype svg")
+    ):
+        return "an SVG drawing"
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
+        return "an HTML page (perhaps a saved web page, not the photo itself)"
+    if b"\x00" not in head:
+        try:  # incremental: a character cut at the end of the sniffed bytes is fine
+            codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        except UnicodeDecodeError:
+            return None
+        return "a text file"
+    return None
+
+
+def _check_signature(path: Path) -> None:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except FileNotFoundError:
+        raise DecodeError(f"{path}: the file does not exist. Check the path.") from None
+    except IsADirectoryError:
+        raise DecodeError(f"{path}: is a folder, not a photo. Pass the photo files.") from None
+    except OSError as exc:
+        raise DecodeError(
+            f"{path}: cannot be read ({exc.strerror or exc}). Check its permissions."
+        ) from None
+    if not head:
+        raise DecodeError(f"{path}: the file is empty (0 bytes). Copy the photo again.")
+    disguised = _sniff(head)
+    if disguised:
+        raise UnsupportedFormatError(
+            f"{path}: is {disguised}, not a photo Vitrina reads. {CONVERT_HINT}"
+        )
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise UnsupportedFormatError(
+            f"{path}: {path.suffix or 'no suffix'} is not a photo type Vitrina reads "
+            f"(it reads {', '.join(sorted(SUPPORTED_SUFFIXES))}). {CONVERT_HINT}"
+        )
+
+
+def _flatten_alpha(image: Image.Image) -> Image.Image:
+    """Composite onto white: product photos with transparency are shown on white."""
+    rgba = image.convert("RGBA")
+    background = Image.new("RGB", rgba.size, WHITE)
+    background.paste(rgba, mask=rgba.getchannel("A"))
+    return background
+
+
+def _high_depth_to_l(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit and float greyscale scaled into 8 bits instead of clipped."""
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode == "F":
+        top = 1.0 if values.size and values.max() <= 1.0 else 255.0
+    elif image.mode.startswith("I;16") or (values.size and values.max() > 255):
+        top = 65535.0
+    else:
+        top = 255.0
+    scaled = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
+    return Image.fromarray(scaled, mode="L")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode as 8-bit RGB; transparency composited onto white."""
+    mode = image.mode
+    if mode == "RGB" and "transparency" not in image.info:
+        return image
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        return _flatten_alpha(image)
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        return _high_depth_to_l(image).convert("RGB")
+    return image.convert("RGB")
+
+
+def _decode(path: Path, min_size: int) -> DecodedPhoto:
+    with Image.open(path) as img:
+        if img.format not in SUPPORTED_FORMATS:
+            raise UnsupportedFormatError(
+                f"{path}: is a {img.format} image, which Vitrina does not import. {CONVERT_HINT}"
+            )
+        width, height = img.size
+        if img.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+            width, height = height, width
+        if min_size > 0 and img.format in ("JPEG", "MPO"):
+            img.draft("RGB", (min_size, min_size))
+        img.load()
+        upright = ImageOps.exif_transpose(img)
+        rgb = to_rgb(upright)
+        rgb.load()
+        return DecodedPhoto(rgb, width, height, img.format)
+
+
+def open_photo(path: Path | str, min_size: int = 0) -> DecodedPhoto:
+    """Decode a photo as upright RGB; JPEGs larger than 2 x ``min_size`` are decoded reduced.
+
+    Raises DecodeError (UnsupportedFormatError for non-photos) with a message naming the file.
+    """
+    path = Path(path)
+    _check_signature(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            return _decode(path, min_size)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise DecodeError(
+                f"{path}: the image is too large to decode safely (over "
+                f"{Image.MAX_IMAGE_PIXELS:,} pixels). Scale it down before importing."
+            ) from None
+        except UnidentifiedImageError:
+            raise DecodeError(
+                f"{path}: is not a readable JPEG, PNG, WebP, BMP or TIFF image; it is damaged "
+                f"or in another format. {CONVERT_HINT}"
+            ) from None
+        except DecodeError:
+            raise
+        except (OSError, ValueError, SyntaxError, EOFError, IndexError) as exc:
+            raise DecodeError(
+                f"{path}: the image data is damaged or truncated ({exc}). "
+                "Copy the photo again from its source."
+            ) from None
+
+
+def preprocess(image: Image.Image, pre: Preprocessing) -> np.ndarray:
+    """Resize per ``pre.resize``, scale to value/255, apply mean/std; (C,H,W) or (H,W,C) float32."""
+    image = to_rgb(image)
+    height, width = pre.size
+    if pre.resize == "center_crop":
+        image = ImageOps.fit(image, (width, height), method=RESAMPLE)
+    elif pre.resize == "letterbox":
+        image = ImageOps.pad(image, (width, height), method=RESAMPLE, color=pre.fill)
+    else:
+        image = image.resize((width, height), RESAMPLE)
+    pixels = np.asarray(image, dtype=np.float32) / np.float32(255.0)
+    pixels = (pixels - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std, np.float32)
+    if pre.layout == "NCHW":
+        pixels = pixels.transpose(2, 0, 1)
+    return np.ascontiguousarray(pixels, dtype=np.float32)
+
+
+def content_hash(path: Path | str) -> str:
+    """SHA-256 hex digest of the file's bytes, read in blocks (duplicates are found by it)."""
+    digest = hashlib.sha256()
+    try:
+        with Path(path).open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise DecodeError(
+            f"{path}: cannot be read ({exc.strerror or exc}). Check that it exists and is readable."
+        ) from None
+    return digest.hexdigest()

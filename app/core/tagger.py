@@ -1,0 +1,86 @@
+"""Tagger: photo files -> decoded, preprocessed batches -> bundle -> probabilities + embedding.
+
+It hides the difference between a single bundle and a bundle set, and decodes each photo
+only as large as the bundle needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from app.core.bundle import Bundle, BundleSet, Family
+from app.core.decode import DecodedPhoto, open_photo
+
+Probabilities = dict[str, np.ndarray]
+
+
+@dataclass
+class TaggedPhoto:
+    path: Path
+    width: int
+    height: int
+    probabilities: Probabilities  # family -> (K,) float32
+    embedding: np.ndarray | None  # (D,) float32, L2-normalised
+
+
+class Tagger:
+    """Runs one loaded bundle (or set) over photos in batches of ``batch_size``."""
+
+    def __init__(self, bundle: Bundle | BundleSet, batch_size: int = 16) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.bundle = bundle
+        self.batch_size = batch_size
+
+    @property
+    def families(self) -> tuple[Family, ...]:
+        return self.bundle.families
+
+    @property
+    def embedding_key(self) -> str:
+        """Ties stored embeddings and the similarity index to this bundle."""
+        return self.bundle.key
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.bundle.embedding.dim if self.bundle.embedding else 0
+
+    @property
+    def min_size(self) -> int:
+        """Smallest side a photo is decoded at: the largest input side of the bundle."""
+        return self.bundle.min_side
+
+    def open(self, path: Path | str) -> DecodedPhoto:
+        """Decode a photo just large enough for this bundle (raises DecodeError)."""
+        return open_photo(path, self.min_size)
+
+    def tag_images(
+        self, images: Sequence[Image.Image]
+    ) -> list[tuple[Probabilities, np.ndarray | None]]:
+        """Per image: family -> (K,) probabilities, and the (D,) embedding or None."""
+        results: list[tuple[Probabilities, np.ndarray | None]] = []
+        for start in range(0, len(images), self.batch_size):
+            output = self.bundle.run_images(images[start : start + self.batch_size])
+            for row in range(len(output.probabilities[self.families[0].name])):
+                probs = {name: values[row].copy() for name, values in output.probabilities.items()}
+                vector = None if output.embedding is None else output.embedding[row].copy()
+                results.append((probs, vector))
+        return results
+
+    def tag_photos(self, photos: Sequence[tuple[Path, DecodedPhoto]]) -> list[TaggedPhoto]:
+        """Tag already decoded photos (the importer decodes first to collect per-file errors)."""
+        tagged = self.tag_images([photo.image for _, photo in photos])
+        return [
+            TaggedPhoto(Path(path), photo.width, photo.height, probs, vector)
+            for (path, photo), (probs, vector) in zip(photos, tagged, strict=True)
+        ]
+
+    def tag_file(self, path: Path | str) -> TaggedPhoto:
+        """Decode and tag one photo, e.g. an outside photo for a similar-items query."""
+        path = Path(path)
+        return self.tag_photos([(path, self.open(path))])[0]

@@ -1,0 +1,94 @@
+"""THE place a tag is decided: ranked suggestions per family, confident or uncertain.
+
+A top label below its family's threshold is *uncertain*: it is kept and shown as a
+suggestion for review, never dropped. Widgets and the CLI ask this module, not a number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.core.bundle import Family
+from app.core.errors import VitrinaError
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    label: str
+    confidence: float
+    rank: int  # 1 = the model's top choice
+
+
+@dataclass(frozen=True)
+class FamilyDecision:
+    family: str
+    threshold: float
+    ranked: tuple[Suggestion, ...]
+
+    @property
+    def top(self) -> Suggestion:
+        return self.ranked[0]
+
+    @property
+    def confident(self) -> bool:
+        """The top label reaches the family's threshold (manifest or user override)."""
+        return self.top.confidence >= self.threshold
+
+
+def effective_thresholds(
+    families: Sequence[Family], overrides: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """Each family's threshold: the user's override where given, else the calibrated one."""
+    overrides = dict(overrides or {})
+    known = {f.name for f in families}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise VitrinaError(
+            f"Threshold override for unknown family {', '.join(unknown)}: the bundle's families "
+            f"are {', '.join(sorted(known))}. Fix the family name in the override."
+        )
+    for name, value in overrides.items():
+        if not 0.0 <= float(value) <= 1.0:
+            raise VitrinaError(
+                f"Threshold override {value!r} for family {name} is outside [0, 1]. "
+                "Give a confidence between 0 and 1."
+            )
+    return {f.name: float(overrides.get(f.name, f.threshold)) for f in families}
+
+
+def decide(
+    probabilities: Mapping[str, np.ndarray],
+    families: Sequence[Family],
+    overrides: Mapping[str, float] | None = None,
+    top_k: int = 3,
+) -> list[FamilyDecision]:
+    """Rank each family's labels for one photo; ``top_k <= 0`` keeps every label."""
+    thresholds = effective_thresholds(families, overrides)
+    decisions = []
+    for family in families:
+        probs = np.asarray(probabilities[family.name], dtype=np.float64).reshape(-1)
+        if probs.shape[0] != len(family.labels):
+            raise ValueError(
+                f"family {family.name}: {probs.shape[0]} probabilities for "
+                f"{len(family.labels)} labels"
+            )
+        order = np.argsort(-probs, kind="stable")
+        if top_k > 0:
+            order = order[:top_k]
+        ranked = tuple(
+            Suggestion(family.labels[i], float(probs[i]), rank)
+            for rank, i in enumerate(order, start=1)
+        )
+        decisions.append(FamilyDecision(family.name, thresholds[family.name], ranked))
+    return decisions
+
+
+def confident_share(confidences: np.ndarray, threshold: float) -> float:
+    """Share of photos whose top confidence reaches ``threshold`` (the coverage it gives)."""
+    values = np.asarray(confidences, dtype=np.float64).reshape(-1)
+    if values.size == 0:
+        return 0.0
+    return float(np.count_nonzero(values >= threshold) / values.size)

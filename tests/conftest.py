@@ -1,0 +1,37 @@
+"""Shared fixtures: tiny bundles and a copy of the test photos."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+DATA_DIR = TESTS_DIR / "data"
+sys.path.insert(0, str(TESTS_DIR))
+
+from tinybundle import make_tiny_bundle, make_tiny_set  # noqa: E402
+
+
+@pytest.fixture
+def tiny_bundle(tmp_path: Path) -> Path:
+    """Folder of a one-graph bundle with families category + colour and an 8-d embedding."""
+    return make_tiny_bundle(tmp_path / "bundle")
+
+
+@pytest.fixture
+def tiny_set_bundle(tmp_path: Path) -> Path:
+    """Folder of a ``kind: set`` bundle: one member per family, members of different sizes."""
+    return make_tiny_set(tmp_path / "set", sizes={"category": (24, 40), "colour": (32, 32)})
+
+
+@pytest.fixture
+def photos_dir(tmp_path: Path) -> Path:
+    """A writable folder holding a copy of the eight CC0 photos in tests/data."""
+    target = tmp_path / "photos"
+    target.mkdir()
+    for photo in sorted(DATA_DIR.glob("*.jpg")):
+        shutil.copy2(photo, target / photo.name)
+    return target
