@@ -1,0 +1,28 @@
+"""The catalog: photos, predictions, tags with their audit trail, and stored embeddings."""
+
+from app.core.catalog.rows import (
+    FREE_FORM,
+    AuditRow,
+    DuplicatePhotoError,
+    ExportRow,
+    PhotoFilter,
+    PhotoRow,
+    PredictionRow,
+    TagRow,
+)
+from app.core.catalog.slots import PhotoNotFoundError, default_actor
+from app.core.catalog.store import Catalog
+
+__all__ = [
+    "FREE_FORM",
+    "AuditRow",
+    "Catalog",
+    "DuplicatePhotoError",
+    "ExportRow",
+    "PhotoFilter",
+    "PhotoNotFoundError",
+    "PhotoRow",
+    "PredictionRow",
+    "TagRow",
+    "default_actor",
+]

@@ -1,0 +1,183 @@
+"""SQLAlchemy models of the catalog; the Alembic migrations must produce exactly this schema."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+REVIEW_STATES = ("new", "suggested", "reviewed")
+TAG_SOURCES = ("model", "human")
+TAG_STATUSES = ("accepted", "rejected")
+
+NAMING = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Photo(Base):
+    """One imported file, identified by the hash of its bytes."""
+
+    __tablename__ = "photos"
+    __table_args__ = (
+        CheckConstraint(f"review_state IN {REVIEW_STATES}", name="review_state"),
+        Index("ix_photos_review_state", "review_state"),
+        Index("ix_photos_path", "path"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    review_state: Mapped[str] = mapped_column(String(16), default="new")
+    bundle: Mapped[str | None] = mapped_column(String(200))
+
+    predictions: Mapped[list[Prediction]] = relationship(
+        back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
+    )
+    tags: Mapped[list[Tag]] = relationship(
+        back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
+    )
+    events: Mapped[list[TagEvent]] = relationship(
+        back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
+    )
+    embeddings: Mapped[list[Embedding]] = relationship(
+        back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Prediction(Base):
+    """A ranked suggestion of a bundle for one family; kept whether confident or not."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (
+        Index("ix_predictions_photo_id", "photo_id"),
+        Index("ix_predictions_family_label_rank", "family", "label", "rank"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
+    bundle: Mapped[str] = mapped_column(String(200))
+    family: Mapped[str] = mapped_column(String(100))
+    label: Mapped[str] = mapped_column(String(200))
+    confidence: Mapped[float] = mapped_column(Float)
+    rank: Mapped[int] = mapped_column(Integer)
+    threshold: Mapped[float] = mapped_column(Float)
+
+    photo: Mapped[Photo] = relationship(back_populates="predictions")
+
+
+class Tag(Base):
+    """A human decision: one row per (photo, family) slot, or per free-form value.
+
+    ``version_id`` is bumped on every change; an edit made against an older version
+    is refused (optimistic locking), so no edit silently overwrites one it did not see.
+    """
+
+    __tablename__ = "tags"
+    __table_args__ = (
+        CheckConstraint(f"source IN {TAG_SOURCES}", name="source"),
+        CheckConstraint(f"status IN {TAG_STATUSES}", name="status"),
+        Index("ix_tags_photo_id", "photo_id"),
+        Index("ix_tags_value", "value"),
+        Index("ix_tags_family_value", "family", "value"),
+        Index(
+            "uq_tags_family_slot",
+            "photo_id",
+            "family",
+            unique=True,
+            sqlite_where=text("family IS NOT NULL"),
+            postgresql_where=text("family IS NOT NULL"),
+        ),
+        Index(
+            "uq_tags_free_value",
+            "photo_id",
+            "value",
+            unique=True,
+            sqlite_where=text("family IS NULL"),
+            postgresql_where=text("family IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
+    family: Mapped[str | None] = mapped_column(String(100))
+    value: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    version_id: Mapped[int] = mapped_column(Integer)
+
+    photo: Mapped[Photo] = relationship(back_populates="tags")
+
+    # The catalog sets each new version itself (it continues across removals, see
+    # edits.py); SQLAlchemy still refuses an UPDATE whose version changed meanwhile.
+    __mapper_args__ = {"version_id_col": version_id, "version_id_generator": False}  # noqa: RUF012
+
+
+class TagEvent(Base):
+    """The audit trail: one row per tag change, written in the same transaction."""
+
+    __tablename__ = "tag_events"
+    __table_args__ = (
+        Index("ix_tag_events_photo_id", "photo_id"),
+        Index("ix_tag_events_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
+    family: Mapped[str | None] = mapped_column(String(100))
+    value: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))
+    previous_value: Mapped[str | None] = mapped_column(String(200))
+    previous_status: Mapped[str | None] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    photo: Mapped[Photo] = relationship(back_populates="events")
+
+
+class Embedding(Base):
+    """The bundle's vector for a photo, so any machine can rebuild its similarity index."""
+
+    __tablename__ = "embeddings"
+
+    photo_id: Mapped[int] = mapped_column(
+        ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True
+    )
+    bundle_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+    photo: Mapped[Photo] = relationship(back_populates="embeddings")

@@ -1,0 +1,172 @@
+"""Plain row objects the catalog hands out, so callers never hold an ORM session."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from app.core.errors import CatalogError
+
+FREE_FORM = "(free-form)"
+"""The key under which ``stats()`` counts tags that belong to no family."""
+
+
+@dataclass(frozen=True)
+class PhotoRow:
+    id: int
+    path: str
+    sha256: str
+    size_bytes: int
+    width: int
+    height: int
+    added_at: datetime
+    review_state: str
+    bundle: str | None
+
+
+@dataclass(frozen=True)
+class PredictionRow:
+    photo_id: int
+    bundle: str
+    family: str
+    label: str
+    confidence: float
+    rank: int
+    threshold: float
+
+    @property
+    def confident(self) -> bool:
+        return self.confidence >= self.threshold
+
+
+@dataclass(frozen=True)
+class TagRow:
+    """A decided tag; pass ``version`` back as ``expected_version`` when editing it."""
+
+    id: int
+    photo_id: int
+    family: str | None
+    value: str
+    source: str
+    status: str
+    model: str | None
+    updated_at: datetime
+    updated_by: str
+    version: int
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    photo_id: int
+    family: str | None
+    value: str
+    action: str
+    previous_value: str | None
+    previous_status: str | None
+    version: int
+    actor: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """One photo as the exporters need it: accepted tags, and suggestions unless accepted-only."""
+
+    photo: PhotoRow
+    accepted: dict[str, str]
+    free_tags: tuple[str, ...]
+    rejected: dict[str, str]
+    top: dict[str, PredictionRow]
+
+
+@dataclass(frozen=True)
+class PhotoFilter:
+    """What the grid shows; every field narrows the selection, ``None`` means any.
+
+    ``text`` matches (case-insensitive, substring) accepted tag values, top predicted
+    labels and the path. ``family``/``label`` match an accepted tag or the top
+    prediction. ``uncertain_only`` keeps photos whose top prediction in some family is
+    below its threshold (``thresholds`` overrides the stored ones per family).
+    """
+
+    text: str | None = None
+    family: str | None = None
+    label: str | None = None
+    review_state: str | None = None
+    uncertain_only: bool = False
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+
+
+class DuplicatePhotoError(CatalogError):
+    """A photo with the same content is already in the catalog."""
+
+    def __init__(self, existing: PhotoRow, path: str) -> None:
+        self.existing = existing
+        super().__init__(
+            f"{path} is already in the catalog as photo {existing.id} ({existing.path}); "
+            "it was not added again."
+        )
+
+
+def photo_row(photo: Any) -> PhotoRow:
+    return PhotoRow(
+        id=photo.id,
+        path=photo.path,
+        sha256=photo.sha256,
+        size_bytes=photo.size_bytes,
+        width=photo.width,
+        height=photo.height,
+        added_at=_aware(photo.added_at),
+        review_state=photo.review_state,
+        bundle=photo.bundle,
+    )
+
+
+def prediction_row(prediction: Any) -> PredictionRow:
+    return PredictionRow(
+        photo_id=prediction.photo_id,
+        bundle=prediction.bundle,
+        family=prediction.family,
+        label=prediction.label,
+        confidence=prediction.confidence,
+        rank=prediction.rank,
+        threshold=prediction.threshold,
+    )
+
+
+def tag_row(tag: Any) -> TagRow:
+    return TagRow(
+        id=tag.id,
+        photo_id=tag.photo_id,
+        family=tag.family,
+        value=tag.value,
+        source=tag.source,
+        status=tag.status,
+        model=tag.model,
+        updated_at=_aware(tag.updated_at),
+        updated_by=tag.updated_by,
+        version=tag.version_id,
+    )
+
+
+def audit_row(event: Any) -> AuditRow:
+    return AuditRow(
+        id=event.id,
+        photo_id=event.photo_id,
+        family=event.family,
+        value=event.value,
+        action=event.action,
+        previous_value=event.previous_value,
+        previous_status=event.previous_status,
+        version=event.version,
+        actor=event.actor,
+        at=_aware(event.at),
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    """Always UTC-aware: SQLite returns naive datetimes, PostgreSQL the session's zone."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
