@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -13,6 +14,9 @@ DATA_DIR = TESTS_DIR / "data"
 sys.path.insert(0, str(TESTS_DIR))
 
 from tinybundle import make_tiny_bundle, make_tiny_set  # noqa: E402
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+pytest_plugins = ["catalog_fixtures"]
 
 
 @pytest.fixture
