@@ -1,0 +1,134 @@
+"""AppContext: the catalog, the bundle's tagger and the similarity index, opened together.
+
+The CLI and the window share it. The bundle and the index are loaded on first use, so
+commands that need no model (show, accept, export, stats) work without a bundle.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from app.core import paths
+from app.core.bundle import Bundle, BundleSet, load_bundle
+from app.core.catalog import Catalog
+from app.core.errors import BundleError, IndexMismatchError
+from app.core.similarity import SimilarityIndex
+from app.core.tagger import Tagger
+
+BULK_RECONCILE = 256
+
+
+class AppContext:
+    """What every command works on; ``notices`` collects things worth telling the user."""
+
+    def __init__(
+        self, catalog: Catalog, bundle_path: Path, thresholds: dict[str, float] | None = None
+    ) -> None:
+        self.catalog = catalog
+        self.bundle_path = Path(bundle_path)
+        self.thresholds: dict[str, float] = dict(thresholds or {})
+        self.notices: list[str] = []
+        self._index: SimilarityIndex | None = None
+        self._index_opened = False
+
+    @classmethod
+    def open(cls, db: str | Path | None = None, bundle: str | Path | None = None) -> AppContext:
+        """Open (and migrate) the catalog; the bundle (default or ``bundle``) loads lazily."""
+        catalog = Catalog.open(db)
+        return cls(catalog, Path(bundle) if bundle else paths.default_bundle_path())
+
+    @cached_property
+    def bundle(self) -> Bundle | BundleSet:
+        """The model bundle, loaded on first use; BundleError says how to get one."""
+        if not self.bundle_path.exists():
+            raise BundleError(
+                f"No model bundle at {self.bundle_path}. The default bundle ships in "
+                f"models_onnx/default; or train one with `vitrina-train`; then pass its "
+                "folder with --bundle or set VITRINA_BUNDLE."
+            )
+        return load_bundle(self.bundle_path)
+
+    @cached_property
+    def tagger(self) -> Tagger:
+        return Tagger(self.bundle)
+
+    @property
+    def index_dir(self) -> Path:
+        return paths.index_dir_for(self.catalog.url)
+
+    @property
+    def index(self) -> SimilarityIndex | None:
+        """The similarity index of the current bundle, reconciled with the catalog on first use.
+
+        ``None`` when the bundle has no embedding. An index built by another bundle, or a
+        damaged one, is rebuilt from the embeddings the catalog stores.
+        """
+        if not self._index_opened:
+            self._index = self._open_index()
+            self._index_opened = True
+        return self._index
+
+    def _open_index(self) -> SimilarityIndex | None:
+        tagger = self.tagger
+        if not tagger.embedding_dim:
+            return None
+        key, dim = tagger.embedding_key, tagger.embedding_dim
+        try:
+            index = SimilarityIndex.open(self.index_dir, key, dim)
+        except IndexMismatchError as exc:
+            self.notices.append(f"{exc} Rebuilding it now from the catalog.")
+            index = SimilarityIndex(self.index_dir, key, dim)
+        before = len(index)
+        added, dropped = self._reconcile(index, key)
+        if added or dropped:
+            if before:
+                self.notices.append(
+                    f"Similarity index brought in line with the catalog: "
+                    f"{added} added, {dropped} dropped."
+                )
+            index.save()
+        return index
+
+    def _reconcile(self, index: SimilarityIndex, key: str) -> tuple[int, int]:
+        """Compare ids first and read only the vectors the index lacks: opening stays quick
+        at 100,000 photos. (added, dropped)."""
+        catalog = self.catalog
+        wanted = set(catalog.photo_ids()) - set(catalog.photos_missing_embedding(key))
+        have = index.ids()
+        missing = sorted(wanted - have)
+        if len(missing) > BULK_RECONCILE:
+            return index.reconcile(catalog.embeddings(key))
+        vectors = [(i, catalog.embedding(i, key)) for i in missing]
+        vectors = [(i, v) for i, v in vectors if v is not None]
+        if vectors:
+            index.add(np.asarray([i for i, _ in vectors]), np.stack([v for _, v in vectors]))
+        return len(vectors), index.remove(have - wanted)
+
+    def rebuild_index(self) -> SimilarityIndex | None:
+        """A fresh index from the catalog's stored embeddings of the current bundle."""
+        tagger = self.tagger
+        if not tagger.embedding_dim:
+            return None
+        index = SimilarityIndex(self.index_dir, tagger.embedding_key, tagger.embedding_dim)
+        index.reconcile(self.catalog.embeddings(tagger.embedding_key))
+        index.save()
+        self._index, self._index_opened = index, True
+        return index
+
+    def save(self) -> None:
+        """Persist the index after changing it (the catalog commits every write itself)."""
+        if self._index is not None:
+            self._index.save()
+
+    def close(self) -> None:
+        """Close the catalog; the importer and ``reindex`` have saved the index already."""
+        self.catalog.close()
+
+    def __enter__(self) -> AppContext:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,428 @@
+"""Import photos: walk, hash, skip duplicates, decode + tag in batches, write rows, grow the index.
+
+A bad file never stops the batch: it is collected with its reason. Decoding of the next
+batch runs in a thread pool while the current one is tagged (onnxruntime releases the GIL).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from app.core.catalog import DuplicatePhotoError
+from app.core.decode import SUPPORTED_SUFFIXES, DecodedPhoto, content_hash, open_photo
+from app.core.errors import CatalogError, DecodeError, VitrinaError
+from app.core.tagging import decide
+
+if TYPE_CHECKING:
+    from app.core.context import AppContext
+    from app.core.tagger import Tagger
+
+Progress = Callable[[int, int, Path], None]
+Cancel = Callable[[], bool]
+
+SAVE_EVERY = 256
+DECODE_WORKERS = max(1, min(4, os.cpu_count() or 1))
+READS = ", ".join(sorted(SUPPORTED_SUFFIXES))
+# Picture types people expect to import: in a folder they are reported, other files skipped.
+UNREAD_PICTURE_SUFFIXES = frozenset(
+    {".gif", ".heic", ".heif", ".avif", ".svg", ".svgz", ".jxl", ".jp2", ".j2k", ".psd", ".pdf"}
+    | {".eps", ".ico", ".tga", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf"}
+)
+
+
+class Failure(NamedTuple):
+    """A file that was not imported; ``reason`` is a complete sentence naming the file."""
+
+    path: Path
+    reason: str
+
+
+class Duplicate(NamedTuple):
+    """A file whose content is already in the catalog (or earlier in the batch)."""
+
+    path: Path
+    original: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did; ``ok`` when no file failed."""
+
+    added: list[int] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    cancelled: bool = False
+    elapsed: float = 0.0
+    total: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+# --- finding files --------------------------------------------------------------------
+
+
+def _unreadable(path: Path, exc: OSError) -> Failure:
+    if exc.errno == errno.ELOOP:
+        return Failure(path, f"{path}: is a symbolic link loop; skipped. Remove or fix the link.")
+    if path.is_symlink():
+        return Failure(
+            path, f"{path}: is a broken symbolic link (its target is missing); fix or remove it."
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return Failure(path, f"{path}: permission denied; make it readable and import it again.")
+    return Failure(path, f"{path}: cannot be read ({exc.strerror or exc}). Check the path.")
+
+
+def _supported(path: Path) -> bool:
+    return path.suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def _unsupported(path: Path) -> Failure:
+    return Failure(
+        path,
+        f"{path}: {path.suffix or 'a file without suffix'} is not a photo type "
+        f"Vitrina reads ({READS}); convert it to JPEG or PNG to import it.",
+    )
+
+
+def _walk(
+    folder: Path, ancestors: frozenset, visited: set, failures: list[Failure]
+) -> Iterator[Path]:
+    """Photos under ``folder``, sorted; symlinked folders followed once, loops reported."""
+    try:
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+    except OSError as exc:
+        failures.append(_unreadable(folder, exc))
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            if _supported(path) or exc.errno == errno.ELOOP:
+                failures.append(_unreadable(path, exc))
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            key = (info.st_dev, info.st_ino)
+            if key in ancestors:
+                failures.append(
+                    Failure(path, f"{path}: links back to a folder that holds it; skipped.")
+                )
+            elif key not in visited:
+                visited.add(key)
+                yield from _walk(path, ancestors | {key}, visited, failures)
+        elif _supported(path):
+            if stat.S_ISREG(info.st_mode):
+                yield path
+            else:
+                failures.append(Failure(path, f"{path}: is not a regular file; skipped."))
+        elif path.suffix.lower() in UNREAD_PICTURE_SUFFIXES:
+            failures.append(_unsupported(path))
+
+
+def collect_files(paths: Iterable[Path | str]) -> tuple[list[Path], list[Failure]]:
+    """The photo files named by ``paths`` (files, or folders walked recursively), and failures.
+
+    In folders, picture types Vitrina does not read (HEIC, GIF, SVG, ...) are failures and
+    other files are skipped silently; an unsupported file named explicitly, a missing path,
+    a broken link, an unreadable folder or a name that is not UTF-8 is a failure.
+    """
+    files: list[Path] = []
+    failures: list[Failure] = []
+    visited: set = set()
+    for given in paths:
+        path = Path(os.path.abspath(os.path.expanduser(given)))
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT and not path.is_symlink():
+                failures.append(Failure(path, f"{path}: does not exist. Check the path."))
+            else:
+                failures.append(_unreadable(path, exc))
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            key = (info.st_dev, info.st_ino)
+            if key not in visited:
+                visited.add(key)
+                files += _walk(path, frozenset({key}), visited, failures)
+        elif not _supported(path):
+            failures.append(_unsupported(path))
+        elif not stat.S_ISREG(info.st_mode):
+            failures.append(Failure(path, f"{path}: is not a regular file; skipped."))
+        else:
+            files.append(path)
+    unique = [path for path in dict.fromkeys(files) if _storable(path, failures)]
+    return unique, failures
+
+
+def _storable(path: Path, failures: list[Failure]) -> bool:
+    """False (and a failure) for a name that is not valid UTF-8: the catalog stores text."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        failures.append(
+            Failure(
+                path,
+                f"{shown}: its name is not valid UTF-8 text, so the catalog cannot store it; "
+                "rename the file and import it again.",
+            )
+        )
+        return False
+    return True
+
+
+# --- the import pipeline -----------------------------------------------------------------
+
+
+@dataclass
+class _Item:
+    path: Path
+    sha256: str
+    size: int
+    decoded: Future[DecodedPhoto]
+
+
+def _hash(path: Path) -> tuple[str, int]:
+    size = path.stat().st_size
+    return content_hash(path), size
+
+
+def _reason(path: Path, exc: BaseException) -> str:
+    if isinstance(exc, VitrinaError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return _unreadable(path, exc).reason
+    return f"{path}: could not be imported ({type(exc).__name__}: {exc})."
+
+
+def _tag_batch(tagger: Tagger, images: list) -> list:
+    """Tag a batch; if the batch fails, tag one by one so only the bad photo fails."""
+    try:
+        return list(tagger.tag_images(images))
+    except Exception:
+        results: list = []
+        for image in images:
+            try:
+                results.extend(tagger.tag_images([image]))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+
+class _Importer:
+    """One run of :func:`import_paths`; holds the counters the stages share."""
+
+    def __init__(
+        self, ctx: AppContext, report: ImportReport, progress: Progress | None, cancel: Cancel
+    ) -> None:
+        self.ctx = ctx
+        self.report = report
+        self.progress = progress
+        self.cancel = cancel
+        self.done = 0
+        self.unsaved = 0
+
+    def tick(self, path: Path) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.report.total, path)
+
+    def stopped(self) -> bool:
+        if not self.report.cancelled and self.cancel():
+            self.report.cancelled = True
+        return self.report.cancelled
+
+    def stage(self, pool: ThreadPoolExecutor, chunk: list[Path], min_side: int) -> list[_Item]:
+        """Hash a chunk, drop duplicates, and start decoding the rest in the pool."""
+        hashed = [(path, pool.submit(_hash, path)) for path in chunk]
+        items: list[_Item] = []
+        for path, future in hashed:
+            if self.stopped():
+                break
+            try:
+                sha, size = future.result()
+            except (VitrinaError, OSError) as exc:
+                self.fail(path, exc)
+                continue
+            row = self.ctx.catalog.find_by_hash(sha)
+            if row is not None:
+                self.report.duplicates.append(Duplicate(path, row.path))
+                self.tick(path)
+                continue
+            items.append(_Item(path, sha, size, pool.submit(open_photo, path, min_side)))
+        return items
+
+    def fail(self, path: Path, exc: BaseException) -> None:
+        self.report.failures.append(Failure(path, _reason(path, exc)))
+        self.tick(path)
+
+    def process(self, items: list[_Item]) -> None:
+        """Wait for the decodes, tag the batch, and write each photo in one transaction."""
+        ready: list[tuple[_Item, DecodedPhoto]] = []
+        for item in items:
+            try:
+                ready.append((item, item.decoded.result()))
+            except Exception as exc:
+                self.fail(item.path, exc)
+        if not ready:
+            return
+        results = _tag_batch(self.ctx.tagger, [decoded.image for _, decoded in ready])
+        ids, vectors = [], []
+        for (item, decoded), result in zip(ready, results, strict=True):
+            if self.stopped():
+                break
+            if isinstance(result, Exception):
+                self.fail(item.path, result)
+                continue
+            photo_id = self.write(item, decoded, result)
+            if photo_id is not None and result[1] is not None:
+                ids.append(photo_id)
+                vectors.append(result[1])
+        self.grow_index(ids, vectors)
+
+    def write(self, item: _Item, decoded: DecodedPhoto, result: tuple) -> int | None:
+        probabilities, embedding = result
+        tagger = self.ctx.tagger
+        decisions = decide(probabilities, tagger.families, self.ctx.thresholds)
+        try:
+            row = self.ctx.catalog.add_tagged_photo(
+                path=str(item.path),
+                sha256=item.sha256,
+                size_bytes=item.size,
+                width=decoded.width,
+                height=decoded.height,
+                bundle_label=tagger.bundle.label,
+                decisions=decisions,
+                bundle_key=tagger.embedding_key if embedding is not None else None,
+                embedding=embedding,
+            )
+        except DuplicatePhotoError as exc:
+            self.report.duplicates.append(Duplicate(item.path, exc.existing.path))
+            self.tick(item.path)
+            return None
+        except (CatalogError, DecodeError) as exc:
+            self.fail(item.path, exc)
+            return None
+        self.report.added.append(row.id)
+        self.tick(item.path)
+        return row.id
+
+    def grow_index(self, ids: list[int], vectors: list[np.ndarray]) -> None:
+        index = self.ctx.index
+        if index is None or not ids:
+            return
+        index.add(np.asarray(ids, dtype=np.int64), np.stack(vectors).astype(np.float32))
+        self.unsaved += len(ids)
+        if self.unsaved >= SAVE_EVERY:
+            self.save()
+
+    def save(self) -> None:
+        if self.unsaved and self.ctx.index is not None:
+            self.ctx.index.save()
+        self.unsaved = 0
+
+
+def import_paths(
+    paths: Iterable[Path | str],
+    ctx: AppContext,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> ImportReport:
+    """Import files and folders into ``ctx``'s catalog and similarity index.
+
+    ``progress(done, total, path)`` is called after each file; ``cancel()`` is checked
+    between files and stops the import cleanly (what was written stays, the index is
+    saved). Per-file problems land in ``report.failures``; only a fatal problem (no
+    bundle, unusable catalog) raises.
+    """
+    started = time.monotonic()
+    files, failures = collect_files(paths)
+    report = ImportReport(failures=failures, total=len(files))
+    run = _Importer(ctx, report, progress, cancel or (lambda: False))
+    if files:
+        min_side = ctx.tagger.min_size
+        batch = ctx.tagger.batch_size
+        chunks = [files[i : i + batch] for i in range(0, len(files), batch)]
+        pool = ThreadPoolExecutor(DECODE_WORKERS, thread_name_prefix="vitrina-decode")
+        try:
+            pending = run.stage(pool, chunks[0], min_side)
+            for chunk in [*chunks[1:], None]:
+                upcoming = run.stage(pool, chunk, min_side) if chunk and not run.stopped() else []
+                run.process(pending)
+                pending = upcoming
+                if run.stopped():
+                    break
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            run.save()
+    report.elapsed = time.monotonic() - started
+    return report
+
+
+def retag_photos(
+    photo_ids: list[int],
+    ctx: AppContext,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> ImportReport:
+    """Tag catalog photos again with the current bundle: new predictions and embedding.
+
+    Used by ``reindex`` for photos the current bundle has not seen; their human tags
+    stay. A photo whose file is gone or unreadable is a failure; the rest go on.
+    """
+    started = time.monotonic()
+    report = ImportReport(total=len(photo_ids))
+    tagger, catalog, index = ctx.tagger, ctx.catalog, ctx.index
+    done = 0
+    with ThreadPoolExecutor(DECODE_WORKERS, thread_name_prefix="vitrina-decode") as pool:
+        for start in range(0, len(photo_ids), tagger.batch_size):
+            if cancel is not None and cancel():
+                report.cancelled = True
+                break
+            rows = [catalog.get_photo(i) for i in photo_ids[start : start + tagger.batch_size]]
+            futures = [(row, pool.submit(tagger.open, row.path)) for row in rows]
+            ready = []
+            for row, future in futures:
+                try:
+                    ready.append((row, future.result().image))
+                except Exception as exc:
+                    report.failures.append(Failure(Path(row.path), _reason(Path(row.path), exc)))
+            results = _tag_batch(tagger, [image for _, image in ready])
+            ids, vectors = [], []
+            for (row, _image), result in zip(ready, results, strict=True):
+                if isinstance(result, Exception):
+                    report.failures.append(Failure(Path(row.path), _reason(Path(row.path), result)))
+                    continue
+                probabilities, embedding = result
+                decisions = decide(probabilities, tagger.families, ctx.thresholds)
+                catalog.record_predictions(row.id, tagger.bundle.label, decisions)
+                if embedding is not None:
+                    catalog.store_embedding(row.id, tagger.embedding_key, embedding)
+                    ids.append(row.id)
+                    vectors.append(embedding)
+                report.added.append(row.id)
+            if index is not None and ids:
+                index.add(np.asarray(ids, dtype=np.int64), np.stack(vectors))
+            done += len(rows)
+            if progress is not None and rows:
+                progress(done, report.total, Path(rows[-1].path))
+    if index is not None:
+        index.save()
+    report.elapsed = time.monotonic() - started
+    return report

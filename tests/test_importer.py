@@ -1,0 +1,165 @@
+"""Importer: walking, duplicates, per-file failures, progress and cancel; index reconcile."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from tinybundle import make_tiny_bundle
+
+from app.core.context import AppContext
+from app.core.importer import collect_files, import_paths, retag_photos
+
+
+@pytest.fixture
+def ctx(tmp_path: Path, tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("VITRINA_HOME", str(tmp_path / "home"))
+    context = AppContext.open(tmp_path / "catalog.sqlite", tiny_bundle)
+    yield context
+    context.close()
+
+
+def test_collect_walks_sorted_and_reports_only_named_odd_files(photos_dir: Path) -> None:
+    (photos_dir / "sub").mkdir()
+    shutil.copy(photos_dir / "hat.jpg", photos_dir / "sub" / "b.PNG")
+    (photos_dir / "notes.txt").write_text("skipped silently")
+    (photos_dir / ".hidden.jpg").write_bytes(b"skipped")
+    svg = photos_dir.parent / "logo.svg"
+    svg.write_text("<svg/>")
+    files, failures = collect_files([photos_dir, svg, photos_dir / "hat.jpg", "/no/such.jpg"])
+    names = [p.relative_to(photos_dir).as_posix() for p in files]
+    assert names == [
+        "dress.jpg",
+        "hat.jpg",
+        "longsleeve.jpg",
+        "pants.jpg",
+        "shirt.jpg",
+        "shoes.jpg",
+        "skirt.jpg",
+        "sub/b.PNG",
+        "t-shirt.jpg",
+    ]
+    reasons = {f.path.name: f.reason for f in failures}
+    assert set(reasons) == {"logo.svg", "such.jpg"}
+    assert "not a photo type" in reasons["logo.svg"]
+    assert "does not exist" in reasons["such.jpg"]
+
+
+def test_collect_reports_broken_links_and_loops(tmp_path: Path) -> None:
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    (folder / "gone.jpg").symlink_to(tmp_path / "missing.jpg")
+    (folder / "self").symlink_to(folder / "self")
+    (folder / "back").symlink_to(folder)
+    files, failures = collect_files([folder])
+    assert files == []
+    reasons = {f.path.name: f.reason for f in failures}
+    assert "broken symbolic link" in reasons["gone.jpg"]
+    assert "loop" in reasons["self"]
+    assert "links back" in reasons["back"]
+
+
+def test_import_tags_writes_rows_and_grows_index(ctx: AppContext, photos_dir: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    report = import_paths([photos_dir], ctx, progress=lambda d, t, p: seen.append((d, t)))
+    assert report.ok and not report.cancelled
+    assert len(report.added) == 8 and report.total == 8
+    assert seen[-1] == (8, 8) and [d for d, _ in seen] == list(range(1, 9))
+    photo = ctx.catalog.get_photo(report.added[0])
+    assert Path(photo.path).is_absolute()
+    families = {p.family for p in ctx.catalog.predictions(photo.id)}
+    assert families == {"category", "colour"}
+    assert ctx.catalog.embedding(photo.id, ctx.tagger.embedding_key) is not None
+    assert ctx.index is not None and ctx.index.ids() == set(report.added)
+    assert (ctx.index_dir / "index.json").exists()
+
+
+def test_duplicates_are_reported_not_added(ctx: AppContext, photos_dir: Path) -> None:
+    import_paths([photos_dir / "hat.jpg"], ctx)
+    shutil.copy(photos_dir / "shirt.jpg", photos_dir / "shirt copy.jpg")
+    report = import_paths([photos_dir], ctx)
+    assert len(report.added) == 7
+    duplicates = {d.path.name: d.original for d in report.duplicates}
+    assert duplicates["hat.jpg"].endswith("hat.jpg")
+    assert duplicates["shirt.jpg"].endswith("shirt copy.jpg")
+    assert ctx.catalog.count() == 8
+
+
+def test_bad_files_are_collected_and_the_batch_goes_on(ctx: AppContext, photos_dir: Path) -> None:
+    good = (photos_dir / "hat.jpg").read_bytes()
+    (photos_dir / "truncated.jpg").write_bytes(good[: len(good) // 3])
+    (photos_dir / "empty.png").write_bytes(b"")
+    (photos_dir / "page.jpg").write_text("<!doctype html><html></html>")
+    report = import_paths([photos_dir], ctx)
+    failed = {f.path.name for f in report.failures}
+    assert {"empty.png", "page.jpg"} <= failed
+    assert all(f.reason.startswith(str(f.path)) for f in report.failures)
+    assert len(report.added) + len(report.failures) == report.total
+    assert len(report.added) >= 8
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_file_is_a_failure(ctx: AppContext, photos_dir: Path) -> None:
+    locked = photos_dir / "locked.jpg"
+    shutil.copy(photos_dir / "hat.jpg", locked)
+    locked.chmod(0)
+    report = import_paths([locked], ctx)
+    assert [f.path for f in report.failures] == [locked]
+
+
+def test_cancel_stops_between_files_and_keeps_index_in_line(
+    ctx: AppContext, photos_dir: Path
+) -> None:
+    done: list[int] = []
+    report = import_paths(
+        [photos_dir], ctx, progress=lambda d, t, p: done.append(d), cancel=lambda: len(done) >= 3
+    )
+    assert report.cancelled
+    assert 3 <= len(report.added) < 8
+    assert ctx.catalog.count() == len(report.added)
+    assert ctx.index.ids() == set(report.added)
+
+
+def test_index_is_reconciled_and_rebuilt_on_open(
+    tmp_path: Path, ctx: AppContext, photos_dir: Path
+) -> None:
+    report = import_paths([photos_dir], ctx)
+    shutil.rmtree(ctx.index_dir)
+    ctx.close()
+    reopened = AppContext.open(tmp_path / "catalog.sqlite", ctx.bundle_path)
+    assert reopened.index.ids() == set(report.added)
+    reopened.catalog.remove_photo(report.added[0])
+    reopened.close()
+    again = AppContext.open(tmp_path / "catalog.sqlite", ctx.bundle_path)
+    assert again.index.ids() == set(report.added[1:])
+    assert any("1 dropped" in notice for notice in again.notices)
+    again.close()
+
+
+def test_other_bundle_rebuilds_index_and_reindex_retags(
+    tmp_path: Path, ctx: AppContext, photos_dir: Path
+) -> None:
+    report = import_paths([photos_dir], ctx)
+    ctx.close()
+    other = make_tiny_bundle(tmp_path / "other", name="other", seed=3)
+    second = AppContext.open(tmp_path / "catalog.sqlite", other)
+    assert len(second.index) == 0
+    assert any("built by bundle" in notice for notice in second.notices)
+    missing = second.catalog.photos_missing_embedding(second.tagger.embedding_key)
+    retagged = retag_photos(missing, second)
+    assert retagged.ok and sorted(retagged.added) == sorted(report.added)
+    assert second.index.ids() == set(report.added)
+    assert {p.bundle for p in second.catalog.predictions(report.added[0])} == {"other@1"}
+    second.close()
+
+
+def test_import_with_a_bundle_set(
+    tmp_path: Path, tiny_set_bundle: Path, photos_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VITRINA_HOME", str(tmp_path / "home"))
+    with AppContext.open(tmp_path / "set.sqlite", tiny_set_bundle) as context:
+        report = import_paths([photos_dir], context)
+        assert len(report.added) == 8
+        assert context.index.dim == 16
