@@ -1,0 +1,38 @@
+"""A message strip at the top of the window for problems that stay (no bundle, no catalog)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+
+STYLES = {
+    "warning": "background: #fff4d6; color: #5c4400; border: 1px solid #e8c66a;",
+    "error": "background: #fde2e0; color: #6d1b14; border: 1px solid #e49a93;",
+    "info": "background: #e3effd; color: #123a66; border: 1px solid #9cbfe8;",
+}
+
+
+class Banner(QFrame):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QPushButton("✕")
+        close.setFlat(True)
+        close.setFixedWidth(28)
+        close.setToolTip("Hide this message")
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.hide()
+
+    def show_text(self, text: str, kind: str = "warning") -> None:
+        self.setStyleSheet(
+            f"#banner {{ {STYLES.get(kind, STYLES['warning'])} border-radius: 4px; }}"
+        )
+        self.text.setText(text)
+        self.show()

@@ -1,0 +1,169 @@
+"""The window's handle on app.core: opens the AppContext in the background and runs reads.
+
+Everything here runs in worker threads (it may wait on the database or the model);
+the window gets plain results through signals. No SQL and no ML live here: only
+calls to AppContext, Catalog, the tagger, the similarity index and the exporters.
+The heavy core modules (SQLAlchemy, onnxruntime, hnswlib) are imported inside the
+jobs, so the window shows before they load (cold start).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from app.core.errors import VitrinaError
+from app.ui.catalog_model import GridItem, GridSource
+from app.ui.review_data import PhotoReview, build_review
+from app.ui.similar_strip import Neighbour
+
+if TYPE_CHECKING:
+    from app.core.bundle import Family
+    from app.core.catalog import Catalog, PhotoFilter, PhotoRow
+    from app.core.context import AppContext
+    from app.core.export import XmpReport
+
+SIMILAR_K = 12
+
+
+@dataclass
+class OpenedCatalog:
+    """The opened context and what the window needs to know about its bundle."""
+
+    ctx: AppContext
+    families: tuple[Family, ...]
+    bundle_problem: str
+    notices: list[str]
+
+
+def open_context(location: str, bundle: str) -> OpenedCatalog:
+    """Open the catalog (raises CatalogError); load the bundle and index if there is one."""
+    from app.core.context import AppContext
+
+    ctx = AppContext.open(location or None, bundle or None)
+    families: tuple[Family, ...] = ()
+    problem = ""
+    try:
+        families = ctx.tagger.families
+        _ = ctx.index
+    except VitrinaError as exc:
+        problem = str(exc)
+    return OpenedCatalog(ctx, families, problem, list(ctx.notices))
+
+
+def has_tagger(ctx: AppContext) -> bool:
+    """True when the bundle loaded (tagging and similar items are available)."""
+    try:
+        _ = ctx.tagger
+    except VitrinaError:
+        return False
+    return True
+
+
+class CatalogGrid:
+    """The grid's reads, with the uncertain photos computed once per filter reload."""
+
+    def __init__(self, catalog: Catalog, thresholds: Mapping[str, float]) -> None:
+        self.catalog = catalog
+        self.thresholds = dict(thresholds)
+        self._uncertain: set[int] | None = None
+
+    def count(self, flt: PhotoFilter | None) -> int:
+        self._uncertain = None
+        return self.catalog.count(flt)
+
+    def _uncertain_ids(self) -> set[int]:
+        uncertain = self._uncertain
+        if uncertain is None:
+            from app.core.catalog import PhotoFilter
+
+            probe = PhotoFilter(uncertain_only=True, thresholds=self.thresholds)
+            uncertain = set(self.catalog.photo_ids(probe))
+            self._uncertain = uncertain
+        return uncertain
+
+    def page(self, flt: PhotoFilter | None, offset: int, limit: int) -> list[GridItem]:
+        rows = self.catalog.list_photos(flt, offset, limit)
+        uncertain = self._uncertain_ids()
+        return [grid_item(row, row.id in uncertain) for row in rows]
+
+    def ids(self, flt: PhotoFilter | None) -> list[int]:
+        return self.catalog.photo_ids(flt)
+
+    def source(self) -> GridSource:
+        return GridSource(self.count, self.page, self.ids)
+
+
+def grid_item(row: PhotoRow, uncertain: bool) -> GridItem:
+    """A grid cell; photos a human reviewed carry no uncertain mark."""
+    return GridItem(
+        row.id, row.path, row.sha256, row.review_state, uncertain and row.review_state != "reviewed"
+    )
+
+
+def load_review(
+    catalog: Catalog, photo_id: int, families: Sequence[Family], overrides: Mapping[str, float]
+) -> PhotoReview:
+    photo = catalog.get_photo(photo_id)
+    labels = {f.name: f.labels for f in families}
+    review = build_review(
+        photo, catalog.predictions(photo_id), catalog.tags(photo_id), labels, overrides
+    )
+    versions = {
+        f.family: catalog.tag_version(photo_id, f.family) for f in review.families if f.tag is None
+    }
+    return review.with_versions(versions)
+
+
+def _neighbours(catalog: Catalog, pairs: list[tuple[int, float]]) -> list[Neighbour]:
+    result = []
+    for photo_id, similarity in pairs:
+        try:
+            row = catalog.get_photo(photo_id)
+        except VitrinaError:
+            continue
+        result.append(Neighbour(photo_id, row.path, row.sha256, similarity))
+    return result
+
+
+def similar_to_photo(ctx: AppContext, photo_id: int, k: int = SIMILAR_K) -> list[Neighbour]:
+    """Neighbours of a catalog photo (empty without a bundle or an embedding)."""
+    if not has_tagger(ctx) or ctx.index is None:
+        return []
+    vector = ctx.catalog.embedding(photo_id, ctx.tagger.embedding_key)
+    if vector is None:
+        return []
+    return _neighbours(ctx.catalog, ctx.index.nearest(vector, k, exclude=photo_id))
+
+
+def similar_to_file(ctx: AppContext, path: Path, k: int = SIMILAR_K) -> list[Neighbour]:
+    """Neighbours of an outside photo, which is tagged in memory and not imported."""
+    tagged = ctx.tagger.tag_file(path)
+    if tagged.embedding is None or ctx.index is None:
+        raise VitrinaError(
+            f"The bundle {ctx.bundle_path} has no embedding, so similar items cannot be found."
+        )
+    return _neighbours(ctx.catalog, ctx.index.nearest(tagged.embedding, k))
+
+
+def confident_shares(
+    catalog: Catalog, thresholds: Mapping[str, float]
+) -> tuple[dict[str, float], int]:
+    stats = catalog.stats(dict(thresholds))
+    return dict(stats["confident_share"]), int(stats["photos"])
+
+
+def export_table(catalog: Catalog, fmt: str, accepted_only: bool, target: Path) -> str:
+    """CSV or JSON of the whole catalog, written atomically (the same file as `vitrina export`)."""
+    from app.core.export import export_catalog
+
+    return export_catalog(catalog, fmt, accepted_only, target)
+
+
+def write_sidecars(catalog: Catalog) -> XmpReport:
+    """XMP sidecars beside every photo with accepted tags (the same as `vitrina xmp`)."""
+    from app.core.export import write_catalog_sidecars
+
+    return write_catalog_sidecars(catalog)

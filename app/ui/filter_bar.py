@@ -1,0 +1,131 @@
+"""Find: a search box over tags and paths; filters by family, label, review state, uncertainty."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
+
+if TYPE_CHECKING:
+    from app.core.catalog import PhotoFilter
+
+
+ANY = "any"
+STATES = ("new", "suggested", "reviewed")
+
+
+class FilterBar(QWidget):
+    """``changed`` fires when the user changes what the grid should show."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._labels: dict[str, tuple[str, ...]] = {}
+        self.search = QLineEdit()
+        self.search.setObjectName("searchBox")
+        self.search.setPlaceholderText("Search tags and file names (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.family = QComboBox()
+        self.family.setObjectName("familyFilter")
+        self.label = QComboBox()
+        self.label.setObjectName("labelFilter")
+        self.label.setMinimumContentsLength(10)
+        self.state = QComboBox()
+        self.state.setObjectName("stateFilter")
+        self.state.addItem("any state", None)
+        for state in STATES:
+            self.state.addItem(state, state)
+        self.uncertain = QCheckBox("uncertain only")
+        self.uncertain.setObjectName("uncertainFilter")
+        self._typing = QTimer(self)
+        self._typing.setSingleShot(True)
+        self._typing.setInterval(200)
+        self._typing.timeout.connect(self.changed)
+        self.search.textChanged.connect(lambda _: self._typing.start())
+        self.search.returnPressed.connect(self._now)
+        self.family.currentIndexChanged.connect(self._family_changed)
+        self.label.currentIndexChanged.connect(lambda _: self.changed.emit())
+        self.state.currentIndexChanged.connect(lambda _: self.changed.emit())
+        self.uncertain.toggled.connect(lambda _: self.changed.emit())
+        filters = QHBoxLayout()
+        filters.addWidget(self.family, 1)
+        filters.addWidget(self.label, 1)
+        filters.addWidget(self.state, 1)
+        filters.addWidget(self.uncertain)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.search)
+        layout.addLayout(filters)
+        self.set_families({})
+
+    def _now(self) -> None:
+        self._typing.stop()
+        self.changed.emit()
+
+    def set_families(self, labels: Mapping[str, Sequence[str]]) -> None:
+        """Offer the bundle's families and labels (kept empty without a bundle)."""
+        self._labels = {family: tuple(values) for family, values in labels.items()}
+        self.family.blockSignals(True)
+        self.family.clear()
+        self.family.addItem("any family", None)
+        for family in self._labels:
+            self.family.addItem(family, family)
+        self.family.blockSignals(False)
+        self._fill_labels()
+
+    def _family_changed(self, _: int) -> None:
+        self._fill_labels()
+        self.changed.emit()
+
+    def _fill_labels(self) -> None:
+        family = self.family.currentData()
+        self.label.blockSignals(True)
+        self.label.clear()
+        self.label.addItem("any label", None)
+        labels = (
+            self._labels.get(family, ())
+            if family
+            else sorted({label for values in self._labels.values() for label in values})
+        )
+        for label in labels:
+            self.label.addItem(label, label)
+        self.label.blockSignals(False)
+
+    def photo_filter(self, thresholds: Mapping[str, float]) -> PhotoFilter:
+        from app.core.catalog import PhotoFilter
+
+        return PhotoFilter(
+            text=self.search.text().strip() or None,
+            family=self.family.currentData(),
+            label=self.label.currentData(),
+            review_state=self.state.currentData(),
+            uncertain_only=self.uncertain.isChecked(),
+            thresholds=dict(thresholds),
+        )
+
+    @property
+    def active(self) -> bool:
+        """True when some filter narrows the grid."""
+        return bool(
+            self.search.text().strip()
+            or self.family.currentData()
+            or self.label.currentData()
+            or self.state.currentData()
+            or self.uncertain.isChecked()
+        )
+
+    def clear(self) -> None:
+        for widget in (self.search, self.family, self.label, self.state, self.uncertain):
+            widget.blockSignals(True)
+        self.search.clear()
+        self.family.setCurrentIndex(0)
+        self._fill_labels()
+        self.state.setCurrentIndex(0)
+        self.uncertain.setChecked(False)
+        for widget in (self.search, self.family, self.label, self.state, self.uncertain):
+            widget.blockSignals(False)
+        self.changed.emit()

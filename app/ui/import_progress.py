@@ -1,0 +1,74 @@
+"""Import progress in the status bar: count, rate, cancel, and a link to the failures."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+
+class ImportProgress(QWidget):
+    """Fed by the window with ``update(done, total)``; ``cancel_requested`` on Cancel."""
+
+    cancel_requested = Signal()
+    failures_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = QLabel()
+        self.bar = QProgressBar()
+        self.bar.setMaximumWidth(220)
+        self.bar.setTextVisible(False)
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setToolTip("Stop the import; photos already imported stay (Esc)")
+        self.cancel.clicked.connect(self.cancel_requested)
+        self.failures = QPushButton()
+        self.failures.setFlat(True)
+        self.failures.setStyleSheet("color: #c0392b; text-decoration: underline;")
+        self.failures.clicked.connect(self.failures_requested)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.cancel)
+        layout.addWidget(self.failures)
+        self._started = 0.0
+        self.set_failures(0)
+        self.hide()
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        self.bar.setRange(0, 0)
+        self.label.setText("Looking for photos…")
+        self.cancel.setEnabled(True)
+        self.set_failures(0)
+        self.show()
+
+    def update_progress(self, done: int, total: int) -> None:
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        rate = done / elapsed
+        self.bar.setRange(0, max(total, 1))
+        self.bar.setValue(done)
+        left = f" · {(total - done) / rate:.0f} s left" if rate > 0 and done < total else ""
+        self.label.setText(f"Importing {done:,} / {total:,} · {rate:.1f} photos/s{left}")
+
+    def set_failures(self, count: int) -> None:
+        self.failures.setText(f"{count} failed — show")
+        self.failures.setVisible(count > 0)
+
+    def cancelling(self) -> None:
+        self.cancel.setEnabled(False)
+        self.label.setText("Cancelling after the current photo…")
+
+    def finish(self, summary: str) -> None:
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1)
+        self.cancel.setEnabled(False)
+        self.label.setText(summary)
+        self.bar.hide()
+        self.cancel.hide()
+
+    def reset_visibility(self) -> None:
+        self.bar.show()
+        self.cancel.show()

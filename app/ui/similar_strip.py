@@ -1,0 +1,133 @@
+"""The strip of the k most similar catalog photos under the preview.
+
+Clicking one asks the window to jump to it; dropping an outside photo on the strip
+asks for that photo's neighbours without importing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon
+from PySide6.QtWidgets import QLabel, QListView, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+from app.ui.thumbnail_cache import ThumbnailCache
+
+IdRole = Qt.ItemDataRole.UserRole + 1
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    photo_id: int
+    path: str
+    sha256: str
+    similarity: float
+
+
+def local_files(event: QDropEvent | QDragEnterEvent | QDragMoveEvent) -> list[Path]:
+    mime = event.mimeData()
+    if not mime.hasUrls():
+        return []
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+
+
+class SimilarList(QListWidget):
+    """The horizontal list itself; takes drops of outside photos."""
+
+    photo_dropped = Signal(Path)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.setDragEnabled(False)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if local_files(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if local_files(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = [f for f in local_files(event) if f.is_file()]
+        if not files:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.photo_dropped.emit(files[0])
+
+
+class SimilarStrip(QWidget):
+    """``jump_requested(photo_id)`` on click; ``outside_photo(path)`` on a drop."""
+
+    jump_requested = Signal(int)
+    outside_photo = Signal(Path)
+
+    def __init__(self, thumbs: ThumbnailCache, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.thumbs = thumbs
+        self.title = QLabel("Similar items")
+        self.title.setObjectName("stripTitle")
+        self.list = SimilarList()
+        self.list.setObjectName("similarList")
+        self.list.setViewMode(QListView.ViewMode.IconMode)
+        self.list.setFlow(QListView.Flow.LeftToRight)
+        self.list.setWrapping(False)
+        self.list.setMovement(QListView.Movement.Static)
+        self.list.setIconSize(thumbs.size)
+        self.list.setGridSize(QSize(thumbs.size.width() + 16, thumbs.size.height() + 28))
+        self.list.setFixedHeight(thumbs.size.height() + 48)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.list.setToolTip(
+            "Click to jump to a photo; drop an outside photo here to see its neighbours"
+        )
+        self.list.itemClicked.connect(self._clicked)
+        self.list.photo_dropped.connect(self.outside_photo)
+        thumbs.ready.connect(self._thumb_ready)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.title)
+        layout.addWidget(self.list)
+        self._shas: dict[str, list[QListWidgetItem]] = {}
+
+    def show_message(self, text: str) -> None:
+        self.title.setText(text)
+        self.list.clear()
+        self._shas.clear()
+
+    def show_neighbours(self, title: str, neighbours: Sequence[Neighbour]) -> None:
+        self.title.setText(title)
+        self.list.clear()
+        self._shas.clear()
+        for n in neighbours:
+            item = QListWidgetItem(f"{n.similarity:.2f}")
+            item.setData(IdRole, n.photo_id)
+            item.setToolTip(f"{n.path}\nsimilarity {n.similarity:.3f}")
+            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
+            pixmap = self.thumbs.pixmap(n.sha256, n.path)
+            if pixmap is not None:
+                item.setIcon(QIcon(pixmap))
+            self._shas.setdefault(n.sha256, []).append(item)
+            self.list.addItem(item)
+
+    def _thumb_ready(self, sha: str) -> None:
+        for item in self._shas.get(sha, []):
+            pixmap = self.thumbs.pixmap(sha, "")
+            if pixmap is not None:
+                item.setIcon(QIcon(pixmap))
+
+    def _clicked(self, item: QListWidgetItem) -> None:
+        self.jump_requested.emit(int(item.data(IdRole)))
+
+    def photo_ids(self) -> list[int]:
+        return [int(self.list.item(i).data(IdRole)) for i in range(self.list.count())]
