@@ -139,6 +139,10 @@ def _decode(path: Path, min_size: int) -> DecodedPhoto:
                 f"{path}: is a {img.format} image, which Vitrina does not import. {CONVERT_HINT}"
             )
         width, height = img.size
+        if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
+            # The warnings filter in open_photo is process-wide, so a thread decoding
+            # beside another may miss it; this check holds in every thread.
+            raise Image.DecompressionBombError(f"{width * height} pixels")
         if img.getexif().get(0x0112, 1) in (5, 6, 7, 8):
             width, height = height, width
         if min_size > 0 and img.format in ("JPEG", "MPO"):
@@ -158,6 +162,7 @@ def open_photo(path: Path | str, min_size: int = 0) -> DecodedPhoto:
     path = Path(path)
     _check_signature(path)
     with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on damaged metadata
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             return _decode(path, min_size)

@@ -1,0 +1,242 @@
+"""Tag files: export -> import round trip, row reporting, and fuzzing of the parsers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.core import export
+from app.core.catalog import Catalog
+from app.core.errors import VitrinaError
+from app.core.tag_import import (
+    TagRecord,
+    apply_tag_records,
+    parse_csv,
+    parse_json,
+    read_tag_file,
+    unescape_cell,
+)
+
+FUZZ = settings(
+    max_examples=250,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+ODD_VALUES = ["=SUM(A1:A9)", "+red", "-20% sale", "@home", "\tindent", "'quoted", "中文 ñ 👗"]
+
+
+def sha(n: int) -> str:
+    return f"{n:064x}"
+
+
+def add_photos(catalog: Catalog, folder: Path, count: int) -> list[int]:
+    return [catalog.add_photo(str(folder / f"p{n}.jpg"), sha(n), 10, 4, 4).id for n in range(count)]
+
+
+def tags_of(catalog: Catalog) -> dict[str, tuple[dict[str, str], tuple[str, ...]]]:
+    return {
+        row.photo.sha256: (row.accepted, tuple(sorted(row.free_tags)))
+        for row in catalog.export_rows()
+    }
+
+
+@pytest.fixture
+def tagged(tmp_path: Path) -> Catalog:
+    catalog = Catalog.open(tmp_path / "source.db")
+    ids = add_photos(catalog, tmp_path, 4)
+    for i, value in enumerate(ODD_VALUES):
+        catalog.set_tag(ids[i % 3], "category" if i % 2 else "colour", value, "ann")
+        catalog.add_free_tag(ids[(i + 1) % 3], value, "ann")
+    catalog.set_tag(ids[0], "material", "cotton, 100%", "ann")
+    yield catalog
+    catalog.close()
+
+
+@pytest.mark.parametrize(("fmt", "accepted_only"), [("csv", False), ("csv", True), ("json", False)])
+def test_round_trip(tagged: Catalog, tmp_path: Path, fmt: str, accepted_only: bool) -> None:
+    target = tmp_path / f"tags.{fmt}"
+    export.export_catalog(tagged, fmt, accepted_only, target)
+    fresh = Catalog.open(tmp_path / "fresh.db")
+    add_photos(fresh, tmp_path, 4)
+    records = read_tag_file(target)
+    assert all(not r.problem for r in records)
+    report = apply_tag_records(fresh, records, actor="importer")
+    assert report.ok and report.written > 0
+    assert tags_of(fresh) == tags_of(tagged)
+    again = apply_tag_records(fresh, read_tag_file(target), actor="importer")
+    assert again.written == 0 and again.unchanged == report.written
+    fresh.close()
+
+
+def test_unescape_matches_escape() -> None:
+    for value in [*ODD_VALUES, "plain", "", "'", "=x"]:
+        assert unescape_cell(export.escape_cell(value)) == value
+
+
+def test_rows_are_matched_by_hash_then_path(tmp_path: Path) -> None:
+    catalog = Catalog.open(tmp_path / "c.db")
+    add_photos(catalog, tmp_path, 2)
+    text = (
+        "path,sha256,colour,free_tags\n"
+        f"/elsewhere/moved.jpg,{sha(0)},red,\n"  # line 2: by hash
+        f"{tmp_path / 'p1.jpg'},{sha(99)},blue,a; b\n"  # line 3: hash unknown, by path
+        f"/nowhere.jpg,{sha(42)},green,\n"  # line 4: unmatched
+        "/x.jpg,not-a-hash,green,\n"  # line 5: bad
+        "too,few\n"  # line 6: bad
+        "\n"
+        '"multi\nline.jpg",,black,\n'  # line 8: unmatched, spans two lines
+        f",{sha(1)},white,\n"  # line 10: by hash, no path
+    )
+    records = parse_csv(text, "tags.csv")
+    report = apply_tag_records(
+        catalog, records, families={"colour": ["red", "blue", "white", "green"]}
+    )
+    assert [line for line, _ in report.unmatched] == [4]
+    assert [line for line, _ in report.bad] == [5, 6, 8]
+    assert "'black' is not a label" in report.bad[2][1]
+    assert all(reason.startswith(f"line {line}:") for line, reason in report.bad)
+    tags = tags_of(catalog)
+    assert tags[sha(0)] == ({"colour": "red"}, ())
+    assert tags[sha(1)] == ({"colour": "white"}, ("a", "b"))
+    catalog.close()
+
+
+def test_spreadsheet_resaved_csv(tmp_path: Path) -> None:
+    path = tmp_path / "edited.csv"
+    path.write_bytes(f"\ufeffpath;sha256;colour\r\n/a.jpg;{sha(3)};'=red\r\n".encode())
+    assert read_tag_file(path) == [TagRecord(2, "/a.jpg", sha(3), {"colour": "=red"}, ())]
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("", None),
+        ("colour,size\nred,L\n", 1),
+        ("path,path\n", 1),
+        ('[\n {"path": "/a.jpg"},\n {"path": \n', 4),
+        ('[\n {"path": "/a.jpg"}\n {"path": "/b.jpg"}]', 3),
+        ('{"path": "/a.jpg"}', 1),
+        ("[1]\n\nextra", 3),
+        ("[" * 100_000, 1),
+    ],
+)
+def test_file_level_problems_name_the_line(tmp_path: Path, text: str, line: int | None) -> None:
+    path = tmp_path / "tags.txt"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(VitrinaError) as info:
+        read_tag_file(path)
+    assert str(info.value).startswith(str(path))
+    if line is not None:
+        assert f"line {line}:" in str(info.value)
+
+
+def test_json_rows_with_wrong_types_are_bad_rows() -> None:
+    photos = [
+        {"path": "/a.jpg", "tags": {"colour": "red"}, "free_tags": ["x"]},
+        {"path": 5},
+        {"sha256": "zz"},
+        {"path": "/b.jpg", "tags": ["red"]},
+        {"path": "/c.jpg", "free_tags": "x"},
+        "photo",
+        {},
+    ]
+    records = parse_json(json.dumps(photos, indent=1))
+    assert not records[0].problem and records[0].line == 2
+    assert [bool(r.problem) for r in records] == [False] + [True] * 6
+    assert records[1].problem.startswith(f"line {records[1].line}: path is not text")
+
+
+def test_invalid_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "tags.csv"
+    path.write_bytes(b"path,colour\n/a.jpg,red\n/b.jpg,caf\xe9\n")
+    with pytest.raises(VitrinaError, match="line 3: is not UTF-8"):
+        read_tag_file(path)
+
+
+# --- fuzzing ------------------------------------------------------------------------------
+
+
+def parses_or_names_a_line(text: str, parser) -> None:
+    try:
+        records = parser(text, "fuzz")
+    except VitrinaError as exc:
+        assert "line " in str(exc) or "is empty" in str(exc)
+        return
+    for record in records:
+        assert isinstance(record, TagRecord) and record.line >= 1
+        assert not record.problem or record.problem.startswith(f"line {record.line}:")
+
+
+cells = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from([*ODD_VALUES, sha(7), "'", '"', "\r\n", "a;b", "x" * 200_000]),
+)
+headers = st.lists(
+    st.sampled_from(["path", "sha256", "colour", "colour_suggestion", "free_tags", "=x", ""]),
+    max_size=6,
+)
+
+
+@FUZZ
+@given(header=headers, rows=st.lists(st.lists(cells, max_size=7), max_size=6))
+def test_fuzz_csv_rows(header: list[str], rows: list[list[str]]) -> None:
+    out = io.StringIO()
+    csv.writer(out).writerows([header, *rows])
+    parses_or_names_a_line(out.getvalue(), parse_csv)
+
+
+@FUZZ
+@given(text=st.text(alphabet=st.sampled_from(list(",;\t\"'\n\r =a\x00é")) | st.characters()))
+def test_fuzz_csv_text(text: str) -> None:
+    parses_or_names_a_line(text, parse_csv)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+photo_objects = st.fixed_dictionaries(
+    {},
+    optional={
+        "path": json_values | st.text(),
+        "sha256": st.sampled_from([sha(1), "abc", ""]) | json_values,
+        "tags": st.dictionaries(st.text(max_size=10), json_values | st.text(), max_size=3),
+        "free_tags": st.lists(st.text(max_size=10) | json_values, max_size=3),
+    },
+)
+
+
+@FUZZ
+@given(
+    photos=st.lists(photo_objects | json_values, max_size=5),
+    indent=st.sampled_from([None, 0, 2]),
+    cut=st.integers(0, 10_000) | st.none(),
+)
+def test_fuzz_json(photos: list, indent: int | None, cut: int | None) -> None:
+    text = json.dumps(photos, indent=indent, ensure_ascii=False)
+    parses_or_names_a_line(text if cut is None else text[:cut], parse_json)
+
+
+@FUZZ
+@given(data=st.binary(max_size=300))
+def test_fuzz_tag_file_bytes(data: bytes, tmp_path_factory: pytest.TempPathFactory) -> None:
+    folder = tmp_path_factory.getbasetemp() / "fuzz-tags"
+    folder.mkdir(exist_ok=True)
+    for name in ("tags.csv", "tags.json"):
+        path = folder / name
+        path.write_bytes(data)
+        try:
+            read_tag_file(path)
+        except VitrinaError as exc:
+            assert str(exc).startswith(str(path))
