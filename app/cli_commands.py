@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from app.core import export
+from app.core import export, tag_import
 from app.core.catalog import PhotoNotFoundError, PhotoRow
 from app.core.decode import content_hash
 from app.core.errors import VitrinaError
@@ -350,6 +350,23 @@ def _thresholds(args: argparse.Namespace, ctx: AppContext, con: Console, stop: I
     return OK
 
 
+def _import_tags(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
+    records = tag_import.read_tag_file(args.file)
+    try:
+        families = {family.name: family.labels for family in ctx.bundle.families}
+    except VitrinaError:
+        families = None
+    report = tag_import.apply_tag_records(ctx.catalog, records, families=families)
+    for _line, reason in [*report.bad, *report.unmatched]:
+        con.warn(f"skipped: {reason}")
+    con.print(
+        f"Wrote {report.written} tag(s) on {len(report.photos)} photo(s); "
+        f"{report.unchanged} already there; {len(report.unmatched)} unmatched, "
+        f"{len(report.bad)} bad row(s)."
+    )
+    return OK if report.ok else SOME_FAILED
+
+
 COMMANDS: tuple[Command, ...] = (
     Command(
         "import",
@@ -416,6 +433,13 @@ COMMANDS: tuple[Command, ...] = (
         _xmp,
         _xmp_args,
         "example: vitrina xmp --out-dir sidecars/",
+    ),
+    Command(
+        "import-tags",
+        "apply tags from a CSV/JSON file (e.g. a vitrina export edited in a spreadsheet)",
+        _import_tags,
+        lambda p: p.add_argument("file", type=Path, metavar="FILE"),
+        "example: vitrina import-tags tags.csv",
     ),
     Command(
         "reindex",

@@ -183,3 +183,20 @@ def test_entry_point_runs_as_a_process(tmp_path: Path) -> None:
     bad = subprocess.run([*command, "show", "7"], cwd=REPO, env=env, capture_output=True, text=True)
     assert bad.returncode == 2
     assert "not in the catalog" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_import_tags_applies_an_edited_export(imported: Run, tmp_path: Path) -> None:
+    assert imported("set", "1", "colour", "red") == cli.OK
+    exported = tmp_path / "tags.csv"
+    assert imported("export", "--format", "csv", "--accepted-only", "-o", str(exported)) == cli.OK
+    rows = list(csv.DictReader(io.StringIO(exported.read_text(encoding="utf-8"))))
+    column = next(name for name in rows[0] if "colour" in name)
+    rows[0][column] = "blue"
+    with exported.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert imported("import-tags", str(exported)) == cli.OK
+    assert "Wrote 1 tag(s) on 1 photo(s)" in imported.out
+    assert imported("show", rows[0]["path"]) == cli.OK
+    assert "blue" in imported.out

@@ -187,3 +187,11 @@ def test_sidecars_go_to_out_dir(tmp_path: Path) -> None:
     report = export.write_sidecars([record(), empty], out_dir=out)
     assert report.written == [out / "a.jpg.xmp"]
     assert keywords(report.written[0].read_bytes()) == ["red", "summer"]
+
+
+def test_text_that_looks_escaped_survives_the_round_trip() -> None:
+    from app.core.tag_import import unescape_cell
+
+    for text in ("'=x", "'+1", "'plain", "=SUM(A1)"):
+        assert unescape_cell(export.escape_cell(text)) == text
+    assert export.escape_cell("'=x") == "''=x"

@@ -75,9 +75,15 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def escape_cell(value: object) -> str:
-    """Prefix ``'`` to text a spreadsheet would run as a formula (=, +, -, @, tab, CR)."""
+    """Prefix ``'`` to text a spreadsheet would run as a formula (=, +, -, @, tab, CR).
+
+    Text that already looks escaped gets a second quote, so reading it back is exact.
+    """
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    risky = text.startswith(FORMULA_PREFIXES) or (
+        text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES)
+    )
+    return "'" + text if risky else text
 
 
 def families_of(rows: Iterable[ExportRow]) -> list[str]:
