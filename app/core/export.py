@@ -80,10 +80,14 @@ def escape_cell(value: object) -> str:
     Text that already looks escaped gets a second quote, so reading it back is exact.
     """
     text = "" if value is None else str(value)
-    risky = text.startswith(FORMULA_PREFIXES) or (
+    return "'" + text if needs_escape(text) else text
+
+
+def needs_escape(text: str) -> bool:
+    """Whether a spreadsheet would run ``text`` as a formula, or it already looks escaped."""
+    return text.startswith(FORMULA_PREFIXES) or (
         text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES)
     )
-    return "'" + text if risky else text
 
 
 def families_of(rows: Iterable[ExportRow]) -> list[str]:

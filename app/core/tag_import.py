@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.core.errors import VitrinaError
-from app.core.export import FORMULA_PREFIXES
+from app.core.export import needs_escape
 
 if TYPE_CHECKING:
     from app.core.catalog import Catalog, PhotoRow
@@ -84,7 +84,7 @@ def read_tag_file(path: Path | str) -> list[TagRecord]:
 
 def unescape_cell(text: str) -> str:
     """Undo :func:`app.core.export.escape_cell`: drop the ``'`` put before a formula."""
-    if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES):
+    if text.startswith("'") and needs_escape(text[1:]):
         return text[1:]
     return text
 
