@@ -16,7 +16,7 @@ sys.path.insert(0, str(TESTS_DIR))
 from tinybundle import make_tiny_bundle, make_tiny_set  # noqa: E402
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-pytest_plugins = ["catalog_fixtures"]
+pytest_plugins = ["catalog_fixtures", "ui_helpers"]
 
 
 @pytest.fixture

@@ -221,6 +221,23 @@ def test_filters_search_tags_labels_state_and_uncertainty(catalog: Catalog) -> N
     assert [p.id for p in catalog.list_photos(None, 1, 1)] == [dress.id]
 
 
+def test_uncertain_among_a_page_matches_the_uncertain_filter(catalog: Catalog) -> None:
+    plain = add_sample(catalog, 32)
+    sure = add_sample(
+        catalog,
+        33,
+        [decision("category", 0.5, ("dress", 0.9)), decision("colour", 0.5, ("blue", 0.8))],
+    )
+    untagged = catalog.add_photo("/other/none.jpg", "f" * 64, 5, 5, 5)
+    page = [plain.id, sure.id, untagged.id]
+    assert catalog.uncertain_among(page) == set(catalog.photo_ids(PhotoFilter(uncertain_only=True)))
+    assert catalog.uncertain_among(page) == {plain.id}
+    assert catalog.uncertain_among([sure.id, untagged.id]) == set()
+    assert catalog.uncertain_among(page, {"category": 0.95}) == {plain.id, sure.id}
+    assert catalog.uncertain_among(page, {"category": 0.0, "colour": 0.0}) == set()
+    assert catalog.uncertain_among([]) == set()
+
+
 def test_stats_counts_states_tags_and_confident_share(catalog: Catalog) -> None:
     first, second = add_sample(catalog, 40), add_sample(catalog, 41)
     catalog.add_photo("/p/new.jpg", "d" * 64, 1, 1, 1)

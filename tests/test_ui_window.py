@@ -9,83 +9,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import time
 from pathlib import Path
 
-import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from ui_helpers import TIMEOUT, accepted, drop, import_and_wait, open_window, settle, wait_review
 
-from app.core.catalog import Catalog
-from app.ui.main import create_window
 from app.ui.main_window import MainWindow
-from app.ui.settings import Settings, use_settings_dir
+from app.ui.settings import Settings
 from app.ui.stall_probe import StallProbe
-
-TIMEOUT = 20_000
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("VITRINA_HOME", str(tmp_path / "home"))
-    use_settings_dir(tmp_path / "settings")
-    return tmp_path
-
-
-def open_window(qtbot, db: Path, bundle: Path) -> MainWindow:
-    window = create_window(str(db), str(bundle))
-    window.reporter.quiet = True
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=TIMEOUT)
-    qtbot.waitUntil(lambda: window.ctx is not None or window.banner.isVisible(), timeout=TIMEOUT)
-    return window
-
-
-@pytest.fixture
-def window(qtbot, home: Path, tiny_bundle: Path) -> MainWindow:
-    return open_window(qtbot, home / "catalog.sqlite", tiny_bundle)
-
-
-def drop(target, paths: list[Path]) -> None:
-    """What a drag from the file manager delivers: a QDropEvent with file URLs."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    event = QDropEvent(
-        QPointF(10, 10),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    target.dropEvent(event)
-
-
-def import_and_wait(qtbot, window: MainWindow, paths: list[Path]):
-    with qtbot.waitSignal(window.import_finished, timeout=TIMEOUT) as blocker:
-        drop(window, paths)
-    report = blocker.args[0]
-    count = len(report.added)
-    qtbot.waitUntil(lambda: window.model.rowCount() == count, timeout=TIMEOUT)
-    qtbot.waitUntil(lambda: window.model.item(count - 1) is not None, timeout=TIMEOUT)
-    return report
-
-
-def wait_review(qtbot, window: MainWindow, photo_id: int) -> None:
-    def shown() -> bool:
-        review = window.review.review
-        return review is not None and review.photo.id == photo_id
-
-    qtbot.waitUntil(shown, timeout=TIMEOUT)
-
-
-def accepted(catalog: Catalog, photo_id: int) -> dict[str | None, str]:
-    return {t.family: t.value for t in catalog.tags(photo_id) if t.status == "accepted"}
-
-
-def settle(window: MainWindow) -> None:
-    window.controller.wait(10_000)
 
 
 def test_drop_review_by_keyboard_similar_and_filter(qtbot, window: MainWindow, photos_dir: Path):
@@ -229,7 +159,7 @@ def test_thresholds_change_confidence_and_are_saved(qtbot, window: MainWindow, p
 def test_export_csv_from_window(qtbot, window: MainWindow, photos_dir: Path, tmp_path: Path):
     import_and_wait(qtbot, window, [photos_dir])
     target = tmp_path / "out.csv"
-    window.export_to("csv", target)
+    window.files.export_to("csv", target)
     qtbot.waitUntil(target.exists, timeout=TIMEOUT)
     assert target.read_text().startswith("path,sha256")
 

@@ -11,6 +11,16 @@ STYLES = {
     "info": "background: #e3effd; color: #123a66; border: 1px solid #9cbfe8;",
 }
 
+NO_BUNDLE_HELP = (
+    "Tagging and similar items are off: {problem} You can still browse and review the "
+    "tags already in the catalog. To get a bundle, train one with <code>vitrina-train</code> "
+    "or copy one into <code>models_onnx/default</code>, then use File → Choose bundle…."
+)
+NO_CATALOG_HELP = (
+    "{problem}<br>Choose another catalog with File → Open catalog… or File → Settings… "
+    "(the window stays usable; nothing was changed)."
+)
+
 
 class Banner(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -36,3 +46,9 @@ class Banner(QFrame):
         )
         self.text.setText(text)
         self.show()
+
+    def show_no_bundle(self, problem: str) -> None:
+        self.show_text(NO_BUNDLE_HELP.format(problem=problem))
+
+    def show_no_catalog(self, problem: str) -> None:
+        self.show_text(NO_CATALOG_HELP.format(problem=problem), "error")

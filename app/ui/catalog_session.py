@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.core.errors import VitrinaError
+from app.ui.about_dialog import BundleInfo, bundle_info
 from app.ui.catalog_model import GridItem, GridSource
 from app.ui.review_data import PhotoReview, build_review
 from app.ui.similar_strip import Neighbour
@@ -24,33 +25,41 @@ if TYPE_CHECKING:
     from app.core.catalog import Catalog, PhotoFilter, PhotoRow
     from app.core.context import AppContext
     from app.core.export import XmpReport
+    from app.core.tag_import import TagImportReport
 
 SIMILAR_K = 12
 
 
 @dataclass
 class OpenedCatalog:
-    """The opened context and what the window needs to know about its bundle."""
+    """The opened context and what the window needs to know about its catalog and bundle."""
 
     ctx: AppContext
     families: tuple[Family, ...]
     bundle_problem: str
     notices: list[str]
+    catalog_name: str = ""
+    bundle: BundleInfo | None = None
 
 
 def open_context(location: str, bundle: str) -> OpenedCatalog:
     """Open the catalog (raises CatalogError); load the bundle and index if there is one."""
+    from app.core.catalog.engine import display_url
     from app.core.context import AppContext
 
     ctx = AppContext.open(location or None, bundle or None)
     families: tuple[Family, ...] = ()
     problem = ""
+    info: BundleInfo | None = None
     try:
         families = ctx.tagger.families
+        info = bundle_info(ctx.bundle)
         _ = ctx.index
     except VitrinaError as exc:
         problem = str(exc)
-    return OpenedCatalog(ctx, families, problem, list(ctx.notices))
+    return OpenedCatalog(
+        ctx, families, problem, list(ctx.notices), display_url(ctx.catalog.url), info
+    )
 
 
 def has_tagger(ctx: AppContext) -> bool:
@@ -63,30 +72,19 @@ def has_tagger(ctx: AppContext) -> bool:
 
 
 class CatalogGrid:
-    """The grid's reads, with the uncertain photos computed once per filter reload."""
+    """The grid's reads; uncertain marks are asked for per page, so 100,000 photos cost
+    no more than a screenful."""
 
     def __init__(self, catalog: Catalog, thresholds: Mapping[str, float]) -> None:
         self.catalog = catalog
         self.thresholds = dict(thresholds)
-        self._uncertain: set[int] | None = None
 
     def count(self, flt: PhotoFilter | None) -> int:
-        self._uncertain = None
         return self.catalog.count(flt)
-
-    def _uncertain_ids(self) -> set[int]:
-        uncertain = self._uncertain
-        if uncertain is None:
-            from app.core.catalog import PhotoFilter
-
-            probe = PhotoFilter(uncertain_only=True, thresholds=self.thresholds)
-            uncertain = set(self.catalog.photo_ids(probe))
-            self._uncertain = uncertain
-        return uncertain
 
     def page(self, flt: PhotoFilter | None, offset: int, limit: int) -> list[GridItem]:
         rows = self.catalog.list_photos(flt, offset, limit)
-        uncertain = self._uncertain_ids()
+        uncertain = self.catalog.uncertain_among([row.id for row in rows], self.thresholds)
         return [grid_item(row, row.id in uncertain) for row in rows]
 
     def ids(self, flt: PhotoFilter | None) -> list[int]:
@@ -167,3 +165,13 @@ def write_sidecars(catalog: Catalog) -> XmpReport:
     from app.core.export import write_catalog_sidecars
 
     return write_catalog_sidecars(catalog)
+
+
+def import_tags(
+    catalog: Catalog, path: Path, families: Mapping[str, Sequence[str]] | None
+) -> TagImportReport:
+    """Apply a CSV/JSON tag file (the same as `vitrina import-tags`); labels the bundle does
+    not know are refused when ``families`` is given."""
+    from app.core.tag_import import apply_tag_records, read_tag_file
+
+    return apply_tag_records(catalog, read_tag_file(path), families=families)

@@ -63,11 +63,13 @@ class EditCommand(QUndoCommand):
         self._edit = edit
         self._photo_ids = photo_ids
         self._result: EditResult | None = None
+        self._again: Edit | None = None
 
     def redo(self) -> None:
         def run(catalog: Catalog) -> list[int]:
+            edit, self._again = self._again or self._edit, None
             self._result = None
-            self._result = self._edit(catalog)
+            self._result = edit(catalog)
             return self._result.photo_ids
 
         self._writer.submit(run, self._photo_ids, self.text())
@@ -78,6 +80,7 @@ class EditCommand(QUndoCommand):
             if result is None:
                 return []
             result.undo(catalog)
+            self._again = result.redo
             return result.photo_ids
 
         self._writer.submit(run, self._photo_ids, f"undo {self.text()}")

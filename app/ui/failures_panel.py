@@ -1,4 +1,5 @@
-"""The list of files an import could not take, each with its reason (kept until cleared)."""
+"""What an import could not take, each with its reason (kept until cleared): photo files,
+and rows of a tag file (shown as ``file:line``)."""
 
 from __future__ import annotations
 
@@ -42,15 +43,27 @@ class FailuresPanel(QWidget):
 
     def add(self, failures: Iterable[tuple[Path, str]]) -> None:
         for path, reason in failures:
-            row = self.table.rowCount()
-            self.table.insertRow(row)
-            name = QTableWidgetItem(Path(path).name)
-            name.setToolTip(str(path))
-            text = QTableWidgetItem(reason)
-            text.setToolTip(reason)
-            self.table.setItem(row, 0, name)
-            self.table.setItem(row, 1, text)
-        self.summary.setText(f"{self.table.rowCount()} file(s) could not be imported.")
+            self._append(Path(path).name, str(path), reason)
+        self._count_changed()
+
+    def add_lines(self, source: Path, failures: Iterable[tuple[int, str]]) -> None:
+        """Rows of a tag file that were skipped, each under ``name:line``."""
+        for line, reason in failures:
+            self._append(f"{source.name}:{line}", f"{source}:{line}", reason)
+        self._count_changed()
+
+    def _append(self, name: str, where: str, reason: str) -> None:
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        cell = QTableWidgetItem(name)
+        cell.setToolTip(where)
+        text = QTableWidgetItem(reason)
+        text.setToolTip(reason)
+        self.table.setItem(row, 0, cell)
+        self.table.setItem(row, 1, text)
+
+    def _count_changed(self) -> None:
+        self.summary.setText(f"{self.table.rowCount()} item(s) could not be imported.")
 
     def clear(self) -> None:
         self.table.setRowCount(0)

@@ -155,6 +155,8 @@ class ReviewController(QObject):
         self.model.update_item(review.photo.id, review.photo.review_state, review.uncertain)
         if review.photo.sha256 != self._current_sha:
             self._show_preview(review.photo.sha256, review.photo.path)
+        photo = review.photo  # the true size: a small photo is shown enlarged to fit
+        self.preview.show_caption(f"{Path(photo.path).name} · {photo.width} × {photo.height} px")
         self.review_shown.emit(review)
 
     def _read_failed(self, message: str) -> None:
@@ -363,11 +365,21 @@ class ReviewController(QObject):
         self, labels: Mapping[str, Sequence[str]], family: str | None, title: str
     ) -> tuple[str, str] | None:
         dialog = LabelPicker(labels, family, title, self.window)
-        return dialog.choice() if dialog.exec() else None
+        try:
+            return dialog.choice() if dialog.exec() else None
+        finally:
+            dialog.deleteLater()
+            self._keys_back_to_grid()
 
     def _ask_text(self, title: str) -> str | None:
         text, ok = QInputDialog.getText(self.window, title, "Free-form tag:")
+        self._keys_back_to_grid()
         return text if ok else None
+
+    def _keys_back_to_grid(self) -> None:
+        """After a dialog the next key must reach the review again, not the closed dialog."""
+        self.window.activateWindow()
+        self.grid.setFocus()
 
     # --- write results ---------------------------------------------------------------
     def _written(self, photo_ids: list) -> None:

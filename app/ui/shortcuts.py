@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox, QWidget
+
 REVIEW_KEYS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (
         "accept_next",
@@ -43,3 +46,11 @@ def help_html() -> str:
         "<p>With several photos selected, <b>A</b>, <b>C</b> and <b>T</b> apply to all of them.</p>"
         "<table cellspacing='4'>" + "".join(rows) + "</table>"
     )
+
+
+def show_shortcuts(parent: QWidget) -> None:
+    box = QMessageBox(parent)
+    box.setWindowTitle("Keyboard shortcuts")
+    box.setTextFormat(Qt.TextFormat.RichText)
+    box.setText(help_html())
+    box.exec()

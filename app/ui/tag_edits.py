@@ -25,6 +25,9 @@ class EditResult:
     undo: Undo
     changed: int = 0
     notes: list[str] = field(default_factory=list)
+    # Set by ``undo`` when the edit checked versions: the same edit expecting the versions
+    # the undo left, so a redo is not refused as a conflict with its own undo.
+    redo: Callable[[Catalog], EditResult] | None = None
 
 
 def _slot(catalog: Catalog, photo_id: int, family: str | None, value: str) -> TagRow | None:
@@ -76,8 +79,12 @@ def change_slot(
     def undo(cat: Catalog) -> None:
         for pid, tag in written:
             _restore(cat, pid, family, before[pid], tag)
+        if seen_versions is not None:
+            now = {pid: cat.tag_version(pid, family, value) for pid in seen_versions}
+            result.redo = lambda c: change_slot(c, action, ids, family, value, now)
 
-    return EditResult(ids, undo, changed=len(written))
+    result = EditResult(ids, undo, changed=len(written))
+    return result
 
 
 def remove_free_tag(catalog: Catalog, photo_id: int, tag: TagRow) -> EditResult:

@@ -79,6 +79,21 @@ def photo_ids(session: Session, flt: PhotoFilter | None) -> list[int]:
     return list(session.scalars(filtered(select(Photo.id), flt).order_by(Photo.id)))
 
 
+def uncertain_among(
+    session: Session, ids: Iterable[int], thresholds: Mapping[str, float]
+) -> set[int]:
+    """Which of ``ids`` have a top suggestion under its threshold: one grid page's marks."""
+    wanted = list(ids)
+    if not wanted:
+        return set()
+    statement = select(Prediction.photo_id).where(
+        Prediction.photo_id.in_(wanted),
+        Prediction.rank == 1,
+        Prediction.confidence < _threshold_of(thresholds),
+    )
+    return set(session.scalars(statement.distinct()))
+
+
 def stats(session: Session, thresholds: Mapping[str, float]) -> dict[str, Any]:
     """Counts for `vitrina stats` and the window's status bar."""
     states = {state: 0 for state in ("new", "suggested", "reviewed")}

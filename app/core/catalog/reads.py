@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,14 @@ class CatalogReads(CatalogSessions):
         """All ids the filter selects (for bulk edits and "select all")."""
         with self._read("listing photos") as session:
             return queries.photo_ids(session, filter)
+
+    def uncertain_among(
+        self, ids: Iterable[int], thresholds: Mapping[str, float] | None = None
+    ) -> set[int]:
+        """The photos among ``ids`` with an uncertain top suggestion (stored thresholds, or
+        ``thresholds`` per family): marks for one grid page, whatever the catalog's size."""
+        with self._read("finding uncertain photos") as session:
+            return queries.uncertain_among(session, ids, thresholds or {})
 
     def stats(self, thresholds: Mapping[str, float] | None = None) -> dict[str, Any]:
         """``photos``, ``review_state`` counts, ``tags`` per family (accepted/rejected;

@@ -1,0 +1,124 @@
+"""The window's actions and menu bar: every command with its keys, in one place.
+
+The window and its File-menu helper own the slots; this module only names them,
+binds the keys (from :mod:`app.ui.shortcuts`) and lays out the menus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+
+from app.ui.shortcuts import REVIEW_KEYS
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+
+
+class WindowMenus:
+    """Creates the window's QActions (kept as attributes, for tests and enabling) and menus."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self._build_actions()
+        self._build_menus()
+
+    def _action(
+        self, text: str, slot: Callable[[], object], keys: Sequence[str] = (), tip: str = ""
+    ) -> QAction:
+        action = QAction(text, self.window)
+        action.setShortcuts([QKeySequence(k) for k in keys])
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setStatusTip(tip or text)
+        action.triggered.connect(lambda _=False: slot())
+        self.window.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        w = self.window
+        c, files = w.controller, w.files
+        review_slots: dict[str, Callable[[], object]] = {
+            "accept_next": c.accept_confident_and_next,
+            "next": partial(c.step, 1),
+            "previous": partial(c.step, -1),
+            "family_down": partial(w.review.move_focus, 1),
+            "family_up": partial(w.review.move_focus, -1),
+            "accept_one": c.accept_focused,
+            "reject": c.reject_focused,
+            "change": c.change,
+            "pick1": partial(c.pick, 1),
+            "pick2": partial(c.pick, 2),
+            "pick3": partial(c.pick, 3),
+            "add_tag": c.add_tag,
+        }
+        self.review = {
+            name: self._action(text, partial(w.review_key, review_slots[name]), keys)
+            for name, keys, text in REVIEW_KEYS
+        }
+        self.undo = c.undo_stack.createUndoAction(w, "&Undo")
+        self.undo.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo = c.undo_stack.createRedoAction(w, "&Redo")
+        self.redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.import_files = self._action("Import &photos…", files.choose_photos, ["Ctrl+O"])
+        self.import_folder = self._action("Import &folder…", files.choose_folder, ["Ctrl+Shift+O"])
+        self.import_tags = self._action(
+            "Import &tags…",
+            files.choose_tag_file,
+            tip="Apply tags from a CSV or JSON file (an export edited in a spreadsheet)",
+        )
+        self.cancel_import = self._action("&Cancel import", w.importer.cancel, ["Esc"])
+        self.cancel_import.setEnabled(False)
+        self.open_catalog = self._action("&Open catalog…", files.choose_catalog)
+        self.choose_bundle = self._action("Choose &bundle…", files.choose_bundle)
+        self.settings = self._action(
+            "&Settings…",
+            files.edit_settings,
+            ["Ctrl+,"],
+            "Catalog (file or database URL) and model bundle",
+        )
+        self.export_csv = self._action("Export &CSV…", partial(files.choose_export, "csv"))
+        self.export_json = self._action("Export &JSON…", partial(files.choose_export, "json"))
+        self.export_xmp = self._action("Write &XMP sidecars", files.export_xmp)
+        self.accepted_only = QAction("Export accepted tags only", w, checkable=True)
+        self.find = self._action("&Find", w.focus_search, ["Ctrl+F"])
+        self.clear_filters = self._action("&Clear filters", w.clear_filters, ["Ctrl+Shift+F"])
+        self.thresholds = self._action("&Thresholds", w.toggle_thresholds)
+        self.thresholds.setCheckable(True)
+        self.thresholds.setChecked(True)
+        self.help = self._action("&Keyboard shortcuts", w.show_shortcuts, ["F1"])
+        self.about = self._action("&About Vitrina", w.show_about)
+        self.quit = self._action("&Quit", w.close, ["Ctrl+Q"])
+
+    def _build_menus(self) -> None:
+        bar = self.window.menuBar()
+        file_menu = bar.addMenu("&File")
+        groups: tuple[tuple[QAction, ...], ...] = (
+            (self.import_files, self.import_folder, self.import_tags, self.cancel_import),
+            (self.open_catalog, self.choose_bundle, self.settings),
+            (self.export_csv, self.export_json, self.export_xmp, self.accepted_only),
+            (self.quit,),
+        )
+        for i, group in enumerate(groups):
+            if i:
+                file_menu.addSeparator()
+            for action in group:
+                file_menu.addAction(action)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.undo)
+        edit_menu.addAction(self.redo)
+        review_menu = bar.addMenu("&Review")
+        for action in self.review.values():
+            review_menu.addAction(action)
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(self.find)
+        view_menu.addAction(self.clear_filters)
+        view_menu.addSeparator()
+        view_menu.addAction(self.thresholds)
+        view_menu.addAction(self.window.failures_dock.toggleViewAction())
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.help)
+        help_menu.addAction(self.about)

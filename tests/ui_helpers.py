@@ -1,0 +1,86 @@
+"""Shared by the window tests (a pytest plugin, see conftest): fixtures ``home`` and
+``window`` on a temporary catalog, and helpers to drop photos and wait for the window."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from app.core.catalog import Catalog
+from app.ui.main import create_window
+from app.ui.main_window import MainWindow
+from app.ui.settings import use_settings_dir
+
+TIMEOUT = 20_000
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("VITRINA_HOME", str(tmp_path / "home"))
+    use_settings_dir(tmp_path / "settings")
+    return tmp_path
+
+
+def open_window(qtbot, db: Path, bundle: Path) -> MainWindow:
+    window = create_window(str(db), str(bundle))
+    window.reporter.quiet = True
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.ctx is not None or window.banner.isVisible(), timeout=TIMEOUT)
+    return window
+
+
+@pytest.fixture
+def window(qtbot, home: Path, tiny_bundle: Path) -> MainWindow:
+    return open_window(qtbot, home / "catalog.sqlite", tiny_bundle)
+
+
+def drop(target, paths: list[Path]) -> None:
+    """What a drag from the file manager delivers: a QDropEvent with file URLs."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    target.dropEvent(event)
+
+
+def import_and_wait(qtbot, window: MainWindow, paths: list[Path]):
+    with qtbot.waitSignal(window.import_finished, timeout=TIMEOUT) as blocker:
+        drop(window, paths)
+    report = blocker.args[0]
+    count = len(report.added)
+    qtbot.waitUntil(lambda: window.model.rowCount() == count, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.model.item(count - 1) is not None, timeout=TIMEOUT)
+    return report
+
+
+def wait_review(qtbot, window: MainWindow, photo_id: int) -> None:
+    def shown() -> bool:
+        review = window.review.review
+        return review is not None and review.photo.id == photo_id
+
+    qtbot.waitUntil(shown, timeout=TIMEOUT)
+
+
+def accepted(catalog: Catalog, photo_id: int) -> dict[str | None, str]:
+    return {t.family: t.value for t in catalog.tags(photo_id) if t.status == "accepted"}
+
+
+def settle(window: MainWindow) -> None:
+    window.controller.wait(10_000)
