@@ -1,0 +1,1 @@
+"""Benchmarks of Vitrina against the study's pipeline (see docs/performance.md)."""

@@ -1,0 +1,175 @@
+"""Similar items at catalog scale: hnswlib (app.core.similarity.SimilarityIndex) vs brute force.
+
+Synthetic clustered unit vectors with the default bundle's embedding dimension (300,000
+in the full run) and real embeddings of dataset photos made by the bundle (cached in
+``.cache/bench/``, so a later run grows the set). Reports query p50/p95 latency,
+recall@10 against exact cosine search, build time, index bytes per item and the RSS
+growth while building, for both methods, plus an ``ef`` sweep on the built graph.
+
+    python -m bench.similarity --quick      # 20,000 synthetic, 300 real; < 1 minute
+    python -m bench.similarity              # 300,000 synthetic, every real photo it can embed
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from app.core.similarity import SimilarityIndex
+from bench.common import CATALOG_IMAGES, CLOTHING_IMAGES, Timer, percentile_ms, report, rss_mb
+from bench.models import CACHE, default_bundle
+
+K = 10
+SWEEP_EF = (16, 32, 64, 128)
+
+
+def clustered(count: int, clusters: int, dim: int, seed: int = 0) -> np.ndarray:
+    """Unit vectors around random centres; noise norm about half the centre's."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    which = rng.integers(0, clusters, size=count)
+    vectors = centres[which] + rng.normal(scale=0.5 / np.sqrt(dim), size=(count, dim)).astype(
+        np.float32
+    )
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def real_embeddings(bundle_path: Path, limit: int, seconds: float) -> np.ndarray:
+    """Embeddings of dataset photos, cached per bundle key; grows by at most ``seconds`` a run."""
+    from app.core.bundle import load_bundle
+    from app.core.tagger import Tagger
+
+    bundle = load_bundle(bundle_path)
+    cache = CACHE / f"embeddings-{bundle.key.replace('/', '_')}.npy"
+    done = np.load(cache) if cache.is_file() else np.empty((0, bundle.embedding.dim), np.float32)
+    photos = sorted(CATALOG_IMAGES.glob("*.jpg")) + sorted(CLOTHING_IMAGES.glob("*.jpg"))
+    wanted = min(limit, len(photos))
+    if len(done) < wanted:
+        tagger = Tagger(bundle, batch_size=8)
+        parts, started = [done], time.monotonic()
+        for first in range(len(done), wanted, 64):
+            images = [tagger.open(p).image for p in photos[first : min(first + 64, wanted)]]
+            parts.append(np.stack([vector for _probs, vector in tagger.tag_images(images)]))
+            if time.monotonic() - started > seconds:
+                break
+        done = np.concatenate(parts)
+        np.save(cache, done)
+    return done[:wanted]
+
+
+def exact_top(matrix: np.ndarray, queries: np.ndarray, exclude: np.ndarray | None) -> np.ndarray:
+    scores = queries @ matrix.T
+    if exclude is not None:
+        scores[np.arange(len(queries)), exclude] = -np.inf
+    top = np.argpartition(-scores, K, axis=1)[:, :K]
+    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1)
+    return np.take_along_axis(top, order, axis=1)
+
+
+def evaluate(
+    name: str, vectors: np.ndarray, queries: np.ndarray, self_ids: np.ndarray | None
+) -> dict:
+    """Build the index, time single queries both ways, and compare their answers."""
+    count, dim = vectors.shape
+    ids = np.arange(count, dtype=np.int64)
+    with tempfile.TemporaryDirectory() as tmp:
+        before = rss_mb()
+        index = SimilarityIndex(Path(tmp), "bench", dim)
+        with Timer() as build:
+            for first in range(0, count, 10_000):
+                index.add(ids[first : first + 10_000], vectors[first : first + 10_000])
+        grown = rss_mb() - before
+        index.save()
+        file_bytes = (Path(tmp) / "index.bin").stat().st_size
+        ann_times, found = [], []
+        for row, query in enumerate(queries):
+            exclude = None if self_ids is None else int(self_ids[row])
+            start = time.perf_counter()
+            hits = index.nearest(query, K, exclude=exclude)
+            ann_times.append(time.perf_counter() - start)
+            found.append([photo_id for photo_id, _ in hits])
+        exact_times = []
+        for row, query in enumerate(queries[: min(len(queries), 200)]):
+            start = time.perf_counter()
+            exact_top(vectors, query[None], None if self_ids is None else self_ids[row : row + 1])
+            exact_times.append(time.perf_counter() - start)
+        truth = exact_top(vectors, queries, self_ids)
+        recall = np.mean([len(set(f) & set(t)) / K for f, t in zip(found, truth, strict=True)])
+        sweep = {}
+        raw = index._index  # the sweep sets ef directly; nearest() uses max(4k, 64)
+        for ef in SWEEP_EF:
+            raw.set_ef(ef)
+            start = time.perf_counter()
+            labels = [raw.knn_query(q[None], k=K + 1)[0][0] for q in queries]
+            per_query = (time.perf_counter() - start) / len(queries)
+            hits = [
+                [i for i in row if self_ids is None or i != self_ids[n]][:K]
+                for n, row in enumerate(labels)
+            ]
+            sweep[ef] = {
+                "recall@10": round(
+                    float(
+                        np.mean(
+                            [len(set(h) & set(t)) / K for h, t in zip(hits, truth, strict=True)]
+                        )
+                    ),
+                    4,
+                ),
+                "mean_ms": round(per_query * 1000, 3),
+            }
+    result = {
+        "vectors": name,
+        "count": count,
+        "dim": dim,
+        "queries": len(queries),
+        "M": index.m,
+        "ef_construction": index.ef_construction,
+        "hnsw_build_s": round(build.seconds, 2),
+        "hnsw_p50_ms": round(percentile_ms(ann_times, 50), 3),
+        "hnsw_p95_ms": round(percentile_ms(ann_times, 95), 3),
+        "hnsw_recall@10": round(float(recall), 4),
+        "exact_p50_ms": round(percentile_ms(exact_times, 50), 3),
+        "exact_p95_ms": round(percentile_ms(exact_times, 95), 3),
+        "p50_speedup_vs_exact": round(
+            percentile_ms(exact_times, 50) / percentile_ms(ann_times, 50), 1
+        ),
+        "index_file_bytes_per_item": round(file_bytes / count, 1),
+        "rss_growth_bytes_per_item": round(grown * 2**20 / count, 1),
+        "raw_vector_bytes_per_item": dim * 4,
+        "ef_sweep": sweep,
+    }
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="20,000 synthetic, 300 real")
+    parser.add_argument("--bundle", type=Path, help="bundle folder (default: models_onnx/default)")
+    parser.add_argument("--count", type=int, help="synthetic vectors (default 300,000)")
+    parser.add_argument("--real-seconds", type=float, default=900, help="embedding time budget")
+    parser.add_argument("--out", type=Path, help="write the JSON result here")
+    args = parser.parse_args()
+    bundle_path = args.bundle or default_bundle()
+    manifest = json.loads((bundle_path / "manifest.json").read_text(encoding="utf-8"))
+    dim = int((manifest.get("embedding") or {}).get("dim", 256))
+    count = args.count or (20_000 if args.quick else 300_000)
+    queries = 200 if args.quick else 1000
+    synthetic = clustered(count + queries, max(count // 100, 10), dim)
+    results = [evaluate("synthetic clustered", synthetic[:count], synthetic[count:], None)]
+    real = real_embeddings(
+        bundle_path, 300 if args.quick else 1_000_000, 30 if args.quick else args.real_seconds
+    )
+    picks = np.random.default_rng(1).choice(len(real), size=min(queries, len(real)), replace=False)
+    results.append(evaluate("real (dataset photos)", real, real[picks], picks))
+    report("similarity", {"bundle": str(bundle_path), "results": results}, args.out)
+
+
+if __name__ == "__main__":
+    main()
