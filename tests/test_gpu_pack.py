@@ -1,0 +1,128 @@
+"""The GPU path end to end on the CPU: pack -> job (dry run) -> unpack -> app loader.
+
+A lent GPU gives one call; a bug found there costs the whole run, so the code path is
+proven here on 24 photos with a tiny registered backbone at 32 px (the real backbones'
+dry run is in training/gpu/README.md: it takes minutes on this CPU).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from PIL import Image, ImageOps  # noqa: E402
+from torch import nn  # noqa: E402
+
+from app.core.bundle import load_bundle  # noqa: E402
+from training import backbones  # noqa: E402
+from training.backbones import Backbone, BackboneError, BackboneSpec, build_backbone  # noqa: E402
+from training.gpu import blob, job, pack, unpack  # noqa: E402
+
+pytestmark = pytest.mark.train
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def _tiny(spec: BackboneSpec, size: int, weights: Path | None) -> Backbone:
+    stem = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU())
+    return Backbone(spec, stem, nn.Sequential(nn.Conv2d(8, 16, 3, 2, 1), nn.BatchNorm2d(16)))
+
+
+@pytest.fixture
+def tiny_backbone(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A 2-conv backbone registered as "tiny", so the test runs in seconds."""
+    spec = BackboneSpec("tiny", 32, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 16, 8)
+    monkeypatch.setitem(backbones.SPECS, "tiny", spec)
+    monkeypatch.setitem(backbones.BUILDERS, "tiny", _tiny)
+    monkeypatch.setitem(job.WEIGHT_FILES, "tiny", "tiny.pt")
+    return "tiny"
+
+
+def _dataset(folder: Path) -> Path:
+    """24 distinct photos (the 8 test photos, plain, mirrored, upside down), 2 labels each."""
+    (folder / "images").mkdir(parents=True)
+    sources = sorted(DATA_DIR.glob("*.jpg"))
+    rows = []
+    for i in range(24):
+        image = Image.open(sources[i % 8]).convert("RGB")
+        image = [image, ImageOps.mirror(image), ImageOps.flip(image)][i // 8]
+        name = f"images/{i:02d}.jpg"
+        image.save(folder / name, quality=85)
+        rows.append([name, "t-shirt" if i % 2 else "dress", "black" if i % 4 < 2 else "white"])
+    labels = folder / "labels.csv"
+    with labels.open("w", newline="") as handle:
+        csv.writer(handle).writerows([["image", "category", "colour"], *rows])
+    return labels
+
+
+def test_blob_round_trip_is_fp16_exact(tmp_path: Path) -> None:
+    state = {
+        "w": torch.randn(3, 5),
+        "bn.num_batches_tracked": torch.tensor(7),
+        "index": torch.arange(4),
+    }
+    data = blob.dumps(state)
+    index = blob.write_chunks(data, tmp_path, "net")
+    back = blob.loads(blob.read_chunks(tmp_path, index["chunks"], index["sha256"]))
+    assert set(back) == {"w", "index"}
+    assert torch.equal(back["w"], state["w"].half().float())
+    assert torch.equal(back["index"], state["index"])
+
+
+def test_pack_job_unpack_load(tmp_path: Path, tiny_backbone: str) -> None:
+    labels_csv = _dataset(tmp_path / "photos")
+    info = pack.pack_photos([labels_csv], tmp_path / "pack", side=48, quality=80)
+    assert info["counts"]["val"] > 0 and info["families"]["category"] == ["t-shirt", "dress"]
+    packed = list(csv.DictReader((tmp_path / "pack/labels.csv").open()))
+    assert {r["split"] for r in packed} == {"train", "val"}
+    assert all(Image.open(tmp_path / "pack" / r["image"]).size == (48, 48) for r in packed)
+
+    out = tmp_path / "out"
+    argv = [
+        "--data",
+        str(tmp_path / "pack"),
+        "--out",
+        str(out),
+        "--backbones",
+        tiny_backbone,
+        "--checkpoints",
+        str(tmp_path / "ckpt"),
+        "--random-init",
+        "--dry-run",
+        "--size",
+        "32",
+        "--workers",
+        "1",
+    ]
+    assert job.main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    entry = metrics["results"][tiny_backbone]
+    assert entry["chosen"] == "frozen" and entry["variants"]["frozen"]["epochs_done"] == 1
+    assert len(list(out.iterdir())) <= 8
+
+    bundle_dir = tmp_path / "bundle"
+    result = unpack.unpack(out, tiny_backbone, bundle_dir, [labels_csv], int8=False)
+    bundle = load_bundle(bundle_dir)
+    assert [f.name for f in bundle.families] == ["category", "colour"]
+    assert bundle.preprocessing.size == (32, 32)
+    assert result["quantization"]["fp32_bytes"] > 0
+    # The epoch checkpoint makes a rerun resume instead of training again.
+    shutil.rmtree(out)
+    assert job.main(argv) == 0
+    assert json.loads((out / "metrics.json").read_text())["results"][tiny_backbone]["chosen"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("imgsim") is None, reason="imgsim not installed")
+def test_imgsim_alias_and_strict_key_check(tmp_path: Path) -> None:
+    """imgsim's keys carry "module.pre." and a 2048->768 "fc": both handled, all else strict."""
+    assert build_backbone("resnet50", 32, Path("imgsim")).spec.dim == 2048
+    broken = tmp_path / "broken.pt"
+    torch.save({"module.pre.conv1.weight": torch.zeros(64, 3, 7, 7)}, broken)
+    with pytest.raises(BackboneError, match=r"missing \d+ keys"):
+        build_backbone("resnet50", 32, broken)

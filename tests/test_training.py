@@ -1,0 +1,195 @@
+"""End to end: a tiny bundle trained on ~40 photos, exported, checked and loaded by the app."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.train
+
+from PIL import Image, ImageDraw  # noqa: E402
+
+from app.core.bundle import Bundle, BundleSet, load_bundle  # noqa: E402
+from app.core.decode import open_photo, preprocess  # noqa: E402
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+COLOURS = {
+    "red": (200, 30, 30),
+    "green": (30, 160, 50),
+    "blue": (30, 60, 200),
+    "black": (15, 15, 15),
+}
+SLEEVES = {"dress": "sleeveless", "longsleeve": "long", "shirt": "long", "t-shirt": "short"}
+
+
+def _garment(colour: tuple[int, int, int], striped: bool, seed: int) -> Image.Image:
+    """A t-shirt silhouette on white, solid or striped."""
+    rng = np.random.default_rng(seed)
+    image = Image.new("RGB", (160, 200), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    jitter = [int(v) for v in rng.integers(-8, 8, size=2)]
+    body = [(40, 40), (120, 40), (150, 80), (125, 95), (120, 180), (40, 180), (35, 95), (10, 80)]
+    draw.polygon([(x + jitter[0], y + jitter[1]) for x, y in body], fill=colour)
+    if striped:
+        for y in range(45, 180, 16):
+            draw.rectangle([30, y, 130, y + 6], fill=(245, 245, 245))
+    return image
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 real CC0 photos (category, some sleeves) + 32 drawn garments (colour, pattern)."""
+    root = tmp_path_factory.mktemp("tiny_data")
+    rows = []
+    for photo in sorted(DATA_DIR.glob("*.jpg")):
+        shutil.copy2(photo, root / photo.name)
+        rows.append(
+            {"image": photo.name, "category": photo.stem, "sleeve": SLEEVES.get(photo.stem, "")}
+        )
+    for i in range(32):
+        name = list(COLOURS)[i % 4]
+        striped = (i // 4) % 2 == 1
+        file = f"drawn_{i:02d}.jpg"
+        _garment(COLOURS[name], striped, i).save(root / file, quality=92)
+        rows.append(
+            {
+                "image": file,
+                "category": "t-shirt",
+                "colour": name,
+                "pattern": "striped" if striped else "solid",
+                "sleeve": "short",
+            }
+        )
+    with (root / "labels.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, ["image", "category", "colour", "pattern", "sleeve"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return root
+
+
+def _config(tiny_data: Path, out: Path, cache: Path, **kwargs):
+    from training.heads import Recipe
+    from training.pipeline import FitConfig
+
+    return FitConfig(
+        data=[tiny_data / "labels.csv"],
+        out=out,
+        backbone="efficientnet_lite0",
+        size=96,
+        cache_dir=cache,
+        recipe=Recipe(epochs=30, mirrored=True),
+        name="tiny",
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory):
+    from training.pipeline import fit
+
+    torch.set_num_threads(2)
+    work = tmp_path_factory.mktemp("fit")
+    config = _config(tiny_data, work / "bundle", work / "cache", report=work / "report")
+    return config, fit(config)
+
+
+def test_fit_writes_a_bundle_the_app_loads(fitted) -> None:
+    config, result = fitted
+    bundle = load_bundle(config.out)
+    assert isinstance(bundle, Bundle)
+    assert [f.name for f in bundle.families] == ["category", "colour", "pattern", "sleeve"]
+    assert bundle.embedding is not None and bundle.embedding.dim == 4 * 64
+    assert result["parity"] < 1e-4
+    for family in bundle.families:
+        assert 0.0 <= family.threshold <= 1.0
+        assert family.calibration["target_precision"] == 0.95
+        assert "coverage" in family.calibration and "by_source" in family.calibration
+
+
+def test_bundle_tags_drawn_colours_and_embeds_unit_vectors(fitted, tiny_data: Path) -> None:
+    config, _ = fitted
+    bundle = load_bundle(config.out)
+    rows = list(csv.DictReader((tiny_data / "labels.csv").open(encoding="utf-8")))
+    drawn = [r for r in rows if r["colour"]]
+    batch = np.stack(
+        [preprocess(open_photo(tiny_data / r["image"]).image, bundle.preprocessing) for r in drawn]
+    )
+    output = bundle.run(batch)
+    labels = bundle.families[1].labels
+    predicted = [labels[i] for i in output.probabilities["colour"].argmax(1)]
+    accuracy = np.mean([p == r["colour"] for p, r in zip(predicted, drawn, strict=True)])
+    assert accuracy >= 0.9
+    assert np.allclose(np.linalg.norm(output.embedding, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(output.probabilities["pattern"].sum(1), 1.0, atol=1e-5)
+
+
+def test_parity_torch_vs_onnxruntime_on_dynamic_batch(fitted, tiny_data: Path) -> None:
+    from training.export import parity
+    from training.pipeline import build_net, prepare, train_heads
+
+    config, _ = fitted
+    prepared = prepare(config)
+    net = build_net(config, prepared, train_heads(prepared, config.recipe))
+    path = config.out.parent / "parity.onnx"
+    from training.export import export_onnx
+
+    export_onnx(net, path, (96, 96))
+    bundle = load_bundle(config.out)
+    photos = sorted(tiny_data.glob("*.jpg"))[:5]
+    batch = np.stack([preprocess(open_photo(p).image, bundle.preprocessing) for p in photos])
+    assert parity(net, path, batch) < 1e-4
+    assert parity(net, path, batch[:1]) < 1e-4
+
+
+def test_features_are_cached_on_disk(fitted) -> None:
+    from training.pipeline import prepare
+
+    config, _ = fitted
+    shards = sorted(config.cache_dir.rglob("*.npz"))
+    assert shards
+    prepare(config)
+    assert sorted(config.cache_dir.rglob("*.npz")) == shards
+
+
+def test_report_has_metrics_and_plots(fitted) -> None:
+    config, _ = fitted
+    text = (config.report / "REPORT.md").read_text(encoding="utf-8")
+    assert "top-1" in text and "Similar items" in text
+    assert (config.report / "confusion_colour.png").is_file()
+    assert (config.report / "coverage_colour.png").is_file()
+    manifest = json.loads((config.out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["metrics"]["colour"]["validation_top1"] >= 0.0
+
+
+@pytest.mark.slow
+def test_separate_writes_a_bundle_set(fitted, tmp_path: Path, tiny_data: Path) -> None:
+    from dataclasses import replace
+
+    from training.pipeline import fit
+
+    config, _ = fitted
+    fit(replace(config, out=tmp_path / "set", separate=True, report=None))
+    bundle = load_bundle(tmp_path / "set")
+    assert isinstance(bundle, BundleSet)
+    assert sorted(f.name for f in bundle.families) == ["category", "colour", "pattern", "sleeve"]
+
+
+@pytest.mark.slow
+def test_finetune_runs_one_epoch_and_resumes(fitted, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from training.pipeline import fit
+
+    config, _ = fitted
+    out = tmp_path / "ft"
+    fit(replace(config, out=out, finetune_epochs=1, report=None))
+    checkpoints = config.cache_dir.parent / "checkpoints" / "ft"
+    assert (checkpoints / "epoch-1.pt").is_file()
+    fit(replace(config, out=out, finetune_epochs=1, report=None))
+    assert isinstance(load_bundle(out), Bundle)

@@ -1,0 +1,131 @@
+"""Label maps, splits, thresholds and backbone errors: fast checks without training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytestmark = pytest.mark.train
+
+from training.backbones import BackboneError, build_backbone  # noqa: E402
+from training.calibrate import threshold_for  # noqa: E402
+from training.datasets import DatasetError, Photo, load_csv, split  # noqa: E402
+from training.labelmaps import LabelMap, vocabulary  # noqa: E402
+
+
+def _catalog(title: str, article: str = "Shirts", colour: str = "Red") -> dict[str, str]:
+    return {"articleType": article, "baseColour": colour, "productDisplayName": title}
+
+
+@pytest.mark.parametrize(
+    ("title", "article", "expected"),
+    [
+        ("Turtle Check Men Red Shirt", "Shirts", None),
+        ("Locomotive Men Blue Grey White Checked Shirt", "Shirts", "checked"),
+        ("Vishudh Women Flower Print White Kurtis", "Kurtis", "floral"),
+        ("PUMA Women Yellow Printed T-shirt", "Tshirts", "printed"),
+        ("Solid Striped Shirt", "Shirts", None),
+        ("Wildcraft Unisex Orange Printed Backpack", "Backpacks", None),
+    ],
+)
+def test_catalog_pattern_from_titles(title: str, article: str, expected: str | None) -> None:
+    labels = LabelMap.load("catalog").labels_for(_catalog(title, article))
+    assert labels.get("pattern") == expected
+
+
+def test_catalog_colours_merge_and_metallics_stay_unknown() -> None:
+    catalog = LabelMap.load("catalog")
+    assert catalog.labels_for(_catalog("x", colour="Navy Blue"))["colour"] == "navy"
+    assert catalog.labels_for(_catalog("x", colour="Off White"))["colour"] == "white"
+    assert "colour" not in catalog.labels_for(_catalog("x", colour="Silver"))
+    for labels in (catalog.labels_for(_catalog("x", colour=c)) for c in ("Teal", "Cream")):
+        assert labels["colour"] in vocabulary()["colour"]
+
+
+def test_catalog_sleeves_and_polo_override() -> None:
+    catalog = LabelMap.load("catalog")
+    polo = catalog.labels_for(_catalog("Basics Men Striped Polo T-shirt", "Tshirts"))
+    assert polo["category"] == "polo" and polo["sleeve"] == "short"
+    brand = catalog.labels_for(_catalog("U.S. Polo Assn. Men Blue T-shirt", "Tshirts"))
+    assert brand["category"] == "t-shirt"
+    full = catalog.labels_for(_catalog("Nike Men Full Sleeve Black T-shirt", "Tshirts"))
+    assert full["sleeve"] == "long"
+    assert "sleeve" not in catalog.labels_for(_catalog("Arrow Men White Shirt", "Shirts"))
+
+
+def test_clothing_map_excludes_non_labels() -> None:
+    clothing = LabelMap.load("clothing")
+    assert clothing.labels_for({"category": "Not sure"}) is None
+    assert clothing.labels_for({"category": "Hoodie"}) == {"category": "hoodie", "sleeve": "long"}
+
+
+def test_every_mapped_label_is_in_the_vocabulary() -> None:
+    vocab = vocabulary()
+    assert len(vocab["category"]) >= 15
+    assert {
+        "red",
+        "green",
+        "purple",
+        "white",
+        "yellow",
+        "turquoise",
+        "brown",
+        "grey",
+        "blue",
+        "black",
+    } <= set(vocab["colour"])
+    for name in ("catalog", "clothing"):
+        spec = LabelMap.load(name).spec
+        assert set(spec["category"]["map"].values()) <= set(vocab["category"])
+        if "colour" in spec:
+            assert set(spec["colour"]["map"].values()) <= set(vocab["colour"])
+
+
+def test_generic_csv_needs_image_and_a_family(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("image,price\na.jpg,3\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="family column"):
+        load_csv(bad)
+    good = tmp_path / "good.csv"
+    good.write_text("image,colour,pattern\na.jpg,red,\nb.jpg,,\n", encoding="utf-8")
+    photos = load_csv(good)
+    assert len(photos) == 1 and photos[0].labels == {"colour": "red"}
+
+
+def test_split_is_seeded_stratified_and_disjoint() -> None:
+    photos = [
+        Photo(Path(f"/x/{s}{i}.jpg"), s, {"category": "a" if i % 3 else "b"})
+        for s in ("shop", "home")
+        for i in range(60)
+    ]
+    first, second = split(photos, seed=3), split(photos, seed=3)
+    assert [p.path for p in first["val"]] == [p.path for p in second["val"]]
+    seen = [p.path for part in first.values() for p in part]
+    assert len(seen) == len(set(seen)) == len(photos)
+    assert {p.source for p in first["val"]} == {"shop", "home"}
+
+
+def test_threshold_reaches_target_precision_at_most_coverage() -> None:
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0, 1, 2000)
+    correct = rng.uniform(0, 1, 2000) < confidence
+    found = threshold_for(confidence, correct, 0.9)
+    kept = confidence >= found["threshold"]
+    assert correct[kept].mean() >= 0.9
+    assert found["coverage"] == pytest.approx(kept.mean())
+    assert threshold_for(confidence, np.zeros(2000, bool), 0.9)["threshold"] == 1.0
+
+
+def test_resnet50_refuses_without_weights_and_checks_keys(tmp_path: Path) -> None:
+    import torch
+
+    with pytest.raises(BackboneError, match="--weights FILE"):
+        build_backbone("resnet50")
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"conv.weight": torch.zeros(1)}, wrong)
+    with pytest.raises(BackboneError, match="does not fit"):
+        build_backbone("resnet50", weights=wrong)
+    assert build_backbone("resnet50", from_scratch=True, size=64) is not None

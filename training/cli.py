@@ -1,0 +1,213 @@
+"""``vitrina-train``: fit | features | compare | evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from app.core.errors import VitrinaError
+from training.backbones import SPECS
+from training.features import DEFAULT_CACHE
+from training.heads import Recipe
+from training.labelmaps import FAMILIES
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="labels CSV, dataset folder with labels.csv, or class-folder tree",
+    )
+    parser.add_argument("--family", choices=FAMILIES, help="the family a class-folder tree labels")
+    parser.add_argument("--backbone", choices=sorted(SPECS), default="efficientnet_lite2")
+    parser.add_argument("--size", type=int, help="input side in pixels (default: the backbone's)")
+    parser.add_argument("--weights", type=Path, help="backbone checkpoint (required for resnet50)")
+    parser.add_argument(
+        "--from-scratch",
+        action="store_true",
+        help="allow resnet50 without weights (random initialisation)",
+    )
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vitrina-train", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fit = sub.add_parser("fit", help="features -> heads -> export -> calibrate -> evaluate")
+    _common(fit)
+    fit.add_argument("--out", type=Path, required=True, help="bundle folder to write")
+    fit.add_argument("--report", type=Path, help="write the test-split evaluation report here")
+    fit.add_argument("--epochs", type=int, default=Recipe.epochs)
+    fit.add_argument("--label-smoothing", type=float, default=Recipe.label_smoothing)
+    fit.add_argument(
+        "--no-class-weights",
+        action="store_true",
+        help="plain loss: about +1 point top-1, much lower recall of rare classes",
+    )
+    fit.add_argument(
+        "--mirrored",
+        action="store_true",
+        help="also train on mirrored copies' features (measured: no gain, twice the extraction)",
+    )
+    fit.add_argument("--no-colour-descriptor", action="store_true")
+    fit.add_argument(
+        "--colour-final",
+        action="store_true",
+        help="colour head also reads the final pooled features",
+    )
+    fit.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=0,
+        help="stage 2: unfreeze the backbone for N epochs (GPU when present)",
+    )
+    fit.add_argument("--finetune-lr", type=float, default=1e-4)
+    fit.add_argument("--separate", action="store_true", help="one bundle per family + a set")
+    fit.add_argument("--quantize", action="store_true", help="int8, kept if within 1 point")
+    fit.add_argument("--target-precision", type=float, default=0.95)
+    fit.add_argument(
+        "--embedding-weight",
+        action="append",
+        default=[],
+        metavar="FAMILY=W",
+        help="weight of a family's embedding part (default colour=1.5, sleeve=0.5, others 1)",
+    )
+    fit.add_argument("--name", default="vitrina-default")
+    fit.add_argument("--version", default="2026.11.26")
+
+    features = sub.add_parser("features", help="extract and cache backbone features only")
+    _common(features)
+    features.add_argument("--mirrored", action="store_true", help="also the training mirrors")
+
+    compare = sub.add_parser("compare", help="recipe comparison on cached features (validation)")
+    _common(compare)
+    compare.add_argument("--out", type=Path, help="write the Markdown table here")
+
+    evaluate = sub.add_parser("evaluate", help="evaluate a bundle on labelled photos")
+    evaluate.add_argument("bundle", type=Path)
+    evaluate.add_argument("data", type=Path, nargs="+")
+    evaluate.add_argument("--family", choices=FAMILIES)
+    evaluate.add_argument(
+        "--split",
+        choices=("all", "train", "val", "test"),
+        default="all",
+        help="only this part of the seeded split; give the same data as fit, since the split "
+        "depends on the whole photo list",
+    )
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--out", type=Path, required=True, help="report folder")
+    evaluate.add_argument("--threads", type=int, default=2)
+    return parser
+
+
+def _config(args: argparse.Namespace, out: Path | None = None):
+    from training.pipeline import FitConfig
+
+    return FitConfig(
+        data=args.data,
+        out=out or Path("unused"),
+        backbone=args.backbone,
+        size=args.size,
+        weights=args.weights,
+        from_scratch=args.from_scratch,
+        seed=args.seed,
+        cache_dir=args.cache_dir,
+        folder_family=args.family,
+    )
+
+
+def _run(args: argparse.Namespace) -> None:
+    if args.command == "fit":
+        from training.pipeline import DEFAULT_EMBEDDING_WEIGHTS, fit
+
+        recipe = Recipe(
+            epochs=args.epochs,
+            label_smoothing=args.label_smoothing,
+            class_weights=not args.no_class_weights,
+            mirrored=args.mirrored,
+            colour_descriptor=not args.no_colour_descriptor,
+            colour_final=args.colour_final,
+            seed=args.seed,
+        )
+        weights = dict(DEFAULT_EMBEDDING_WEIGHTS)
+        weights.update({k: float(v) for k, v in (w.split("=", 1) for w in args.embedding_weight)})
+        config = replace(
+            _config(args, args.out),
+            recipe=recipe,
+            finetune_epochs=args.finetune_epochs,
+            finetune_lr=args.finetune_lr,
+            separate=args.separate,
+            quantize=args.quantize,
+            target_precision=args.target_precision,
+            report=args.report,
+            name=args.name,
+            version=args.version,
+            embedding_weights=weights,
+            command="vitrina-train " + shlex.join(sys.argv[1:]),
+        )
+        result = fit(config)
+        print(
+            json.dumps(
+                {"thresholds": result["thresholds"], "validation": result["validation"]},
+                indent=1,
+                default=float,
+            )
+        )
+    elif args.command == "features":
+        from training.pipeline import prepare
+
+        config = _config(args)
+        config.recipe = Recipe(mirrored=args.mirrored)
+        prepared = prepare(config)
+        print(f"{len(prepared.photos)} photos cached under {config.cache_dir}")
+    elif args.command == "compare":
+        from training.compare import compare
+        from training.pipeline import prepare
+
+        config = _config(args)
+        config.recipe = Recipe(mirrored=True)
+        lines = compare(prepare(config))
+        text = "\n".join(lines) + "\n"
+        print(text)
+        if args.out:
+            args.out.write_text(text, encoding="utf-8")
+    elif args.command == "evaluate":
+        from training.datasets import load_data, split
+        from training.evaluate import evaluate
+
+        photos = load_data(args.data, args.family)
+        if args.split != "all":
+            photos = split(photos, args.seed)[args.split]
+        metrics = evaluate(args.bundle, photos, args.out, f"{len(photos)} photos ({args.split}).")
+        print(
+            json.dumps(
+                {f: {k: m[k] for k in ("top1", "top3")} for f, m in metrics.items() if "top1" in m},
+                indent=1,
+            )
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+    try:
+        _run(args)
+    except VitrinaError as exc:
+        print(f"vitrina-train: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Write a model bundle (docs/bundle.md): model.onnx + manifest.json, or a set of them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from app.core.bundle import Preprocessing
+from training.network import VitrinaNet
+
+OPSET = 17
+MODEL_FILE = "model.onnx"
+EMBEDDING_DESCRIPTION = (
+    "per-family penultimate (64-d) activations, each L2-normalised and weighted, "
+    "concatenated, normalised"
+)
+
+
+def export_onnx(net: VitrinaNet, path: Path, size: tuple[int, int]) -> None:
+    """One graph: "image" (N,3,H,W) -> probs_<family>... + "embedding"; dynamic batch."""
+    net = net.eval()
+    outputs = [f"probs_{name}" for name in net.families] + ["embedding"]
+    dummy = torch.zeros(2, 3, *size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(
+        net,
+        (dummy,),
+        str(path),
+        input_names=["image"],
+        output_names=outputs,
+        dynamic_axes={"image": {0: "N"}, **{o: {0: "N"} for o in outputs}},
+        opset_version=OPSET,
+        dynamo=False,
+    )
+    onnx.checker.check_model(onnx.load(str(path)))
+
+
+def parity(net: VitrinaNet, path: Path, batch: np.ndarray) -> float:
+    """Largest absolute difference between torch and onnxruntime outputs on ``batch``."""
+    with torch.no_grad():
+        expected = [t.numpy() for t in net.eval()(torch.from_numpy(batch))]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"image": batch})
+    return max(float(np.abs(a - b).max()) for a, b in zip(expected, got, strict=True))
+
+
+def code_version() -> str:
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"git {sha}"
+
+
+def manifest_for(
+    name: str,
+    version: str,
+    backbone: str,
+    pre: Preprocessing,
+    labels: dict[str, Sequence[str]],
+    thresholds: dict[str, dict],
+    embedding_dim: int,
+    provenance: dict,
+    metrics: dict,
+) -> dict:
+    """The manifest.json of a model bundle; thresholds[f] holds "threshold" and its calibration."""
+    families = []
+    for family, names in labels.items():
+        calibration = dict(thresholds.get(family, {}))
+        threshold = float(calibration.pop("threshold", 0.5))
+        families.append(
+            {
+                "name": family,
+                "output": f"probs_{family}",
+                "labels": list(names),
+                "threshold": round(threshold, 4),
+                "calibration": calibration,
+            }
+        )
+    return {
+        "format": "vitrina-bundle",
+        "format_version": 1,
+        "kind": "model",
+        "name": name,
+        "version": version,
+        "backbone": backbone,
+        "model": MODEL_FILE,
+        "input": {
+            "name": "image",
+            "layout": pre.layout,
+            "size": list(pre.size),
+            "resize": pre.resize,
+            "fill": list(pre.fill),
+            "mean": list(pre.mean),
+            "std": list(pre.std),
+        },
+        "families": families,
+        "embedding": {
+            "output": "embedding",
+            "dim": embedding_dim,
+            "normalized": True,
+            "description": EMBEDDING_DESCRIPTION,
+        },
+        "provenance": {
+            "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "code_version": code_version(),
+            **provenance,
+        },
+        "metrics": metrics,
+    }
+
+
+def write_manifest(folder: Path, manifest: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(folder / "manifest.json")
+
+
+def write_set_manifest(folder: Path, name: str, version: str, members: Sequence[str]) -> None:
+    """The ``kind: set`` manifest listing one sub-folder bundle per family."""
+    write_manifest(
+        folder,
+        {
+            "format": "vitrina-bundle",
+            "format_version": 1,
+            "kind": "set",
+            "name": name,
+            "version": version,
+            "members": list(members),
+        },
+    )

@@ -1,0 +1,556 @@
+"""The GPU job: stage 1 + stage 2 for each backbone on the packed photos, within a deadline.
+
+Why this shape: the lent GPU gives one call of at most 10 minutes, so every photo is
+decoded once (a pool of processes) into one uint8 tensor on the GPU, and augmentation
+(mirror, random crop/scale; never colour: colour is a label) runs there too. Stage 1 is
+the training package's own head recipe on frozen features (``pipeline.train_heads``);
+stage 2 fine-tunes ``training.network.VitrinaNet`` end to end, so the result loads and
+exports with the package's code on the CPU (``training.gpu.unpack``).
+
+Order of work: each backbone with batch-norm statistics frozen, then (time permitting)
+each again with batch-norm in training mode; per backbone the variant with the better mean
+validation top-1 is returned. Epochs are checkpointed, so a rerun on the same warm
+machine resumes. Before the deadline remaining epochs are skipped and results written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, features
+from torch import nn
+from torch.nn import functional as F
+
+from training.backbones import SPECS, build_backbone
+from training.colour import ColourDescriptor
+from training.datasets import Photo
+from training.gpu import blob
+from training.gpu.pack import LITE2_FILE, RESNET_FILE
+from training.heads import FamilyHead, HeadInputs, Recipe, head_parts
+from training.network import VitrinaNet
+from training.pipeline import Prepared, train_heads, validation_scores
+
+STARTED = time.monotonic()
+UNKNOWN = -100
+WEIGHT_FILES = {"resnet50": RESNET_FILE, "efficientnet_lite2": LITE2_FILE}
+RESERVE_S = 40.0
+"""Seconds kept back for writing results after the last epoch."""
+
+
+def log(message: str) -> None:
+    print(f"[{time.monotonic() - STARTED:7.1f}s] {message}", flush=True)
+
+
+@dataclass
+class Data:
+    """Every packed photo decoded once: (N, 3, S, S) uint8 and (N, F) label indices."""
+
+    photos: list[Photo]
+    images: torch.Tensor
+    targets: torch.Tensor
+    train: torch.Tensor
+    val: torch.Tensor
+    labels: dict[str, tuple[str, ...]]
+
+
+def _decode(path: str) -> np.ndarray:
+    if features.check("webp"):
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    from torchvision.io import ImageReadMode, decode_image, read_file
+
+    return decode_image(read_file(path), ImageReadMode.RGB).permute(1, 2, 0).numpy()
+
+
+def load_pack(folder: Path, device: torch.device, workers: int, limit: int | None) -> Data:
+    info = json.loads((folder / "families.json").read_text(encoding="utf-8"))
+    labels = {f: tuple(names) for f, names in info["families"].items()}
+    rows = {"train": [], "val": []}
+    with (folder / "labels.csv").open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            rows[row["split"]].append(row)
+    if limit:  # spread over the file, so the sample has catalog photos and every family
+        step = max(1, len(rows["train"]) // limit)
+        rows = {"train": rows["train"][::step][:limit], "val": rows["val"][: max(4, limit // 4)]}
+    ordered = rows["train"] + rows["val"]
+    photos = [
+        Photo(folder / r["image"], r["source"], {f: r[f] for f in labels if r.get(f)})
+        for r in ordered
+    ]
+    trained = {f for p in photos[: len(rows["train"])] for f in p.labels}
+    labels = {f: names for f, names in labels.items() if f in trained}
+    began = time.monotonic()
+    with Pool(workers) as pool:
+        arrays = pool.map(_decode, [str(p.path) for p in photos], chunksize=64)
+    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous().to(device)
+    index = {f: {lab: i for i, lab in enumerate(names)} for f, names in labels.items()}
+    targets = torch.tensor(
+        [[index[f].get(p.labels.get(f, ""), UNKNOWN) for f in labels] for p in photos]
+    ).to(device)
+    n_train = len(rows["train"])
+    log(
+        f"decoded {len(photos)} photos ({n_train} train, {len(rows['val'])} val) "
+        f"{tuple(images.shape)} in {time.monotonic() - began:.1f} s with {workers} processes"
+    )
+    return Data(
+        photos,
+        images,
+        targets,
+        torch.arange(n_train, device=device),
+        torch.arange(n_train, len(photos), device=device),
+        labels,
+    )
+
+
+class Inputs:
+    """uint8 squares -> normalised network input, with optional GPU augmentation."""
+
+    def __init__(self, backbone: str, size: int, device: torch.device) -> None:
+        spec = SPECS[backbone]
+        self.size = size
+        self.mean = torch.tensor(spec.mean, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(spec.std, device=device).view(1, 3, 1, 1)
+
+    def __call__(self, u8: torch.Tensor, augment: bool = False, flip: bool = False) -> torch.Tensor:
+        x = u8.float() / 255.0
+        n = x.shape[0]
+        if augment:  # the CPU recipe's mirror + 0.8-1.0 crop, as one affine resample
+            scale = torch.empty(n, device=x.device).uniform_(0.8, 1.0)
+            mirror = torch.where(torch.rand(n, device=x.device) < 0.5, -1.0, 1.0)
+            shift = (torch.rand(n, 2, device=x.device) * 2 - 1) * (1 - scale)[:, None]
+            theta = torch.zeros(n, 2, 3, device=x.device)
+            theta[:, 0, 0], theta[:, 1, 1] = scale * mirror, scale
+            theta[:, :, 2] = shift
+            grid = F.affine_grid(theta, [n, 3, self.size, self.size], align_corners=False)
+            x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        elif x.shape[-1] != self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True)
+        if flip:
+            x = x.flip(3)
+        x = (x - self.mean) / self.std
+        return x.contiguous(memory_format=torch.channels_last)
+
+
+@dataclass
+class Settings:
+    size: int | None
+    head_epochs: int
+    epochs: int
+    batch: int
+    lr: float
+    max_steps: int | None
+    deadline_s: float
+    random_init: bool
+    weights: Path
+    checkpoints: Path
+
+
+def _autocast(device: torch.device):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def _descriptor_in_fp32(descriptor: ColourDescriptor, device: torch.device) -> None:
+    """The colour histogram's soft assignment (temperature 0.02) is too sharp for bf16."""
+    inner = descriptor.forward
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device.type, enabled=False):
+            return inner(x.float())
+
+    descriptor.forward = forward
+
+
+@torch.inference_mode()
+def _features(backbone, descriptor, data: Data, rows, inputs: Inputs, flip: bool, batch: int):
+    finals, mids, descs = [], [], []
+    for start in range(0, len(rows), batch):
+        x = inputs(data.images[rows[start : start + batch]], flip=flip)
+        with _autocast(x.device):
+            final, mid = backbone(x)
+        finals.append(final.float().cpu())
+        mids.append(mid.float().cpu())
+        descs.append(descriptor(x).float().cpu())
+    return [torch.cat(t).numpy() for t in (finals, mids, descs)]
+
+
+def stage1(name: str, data: Data, recipe: Recipe, settings: Settings, device) -> tuple:
+    """Frozen backbone: features once (plain + mirrored), heads by the package's recipe."""
+    spec = SPECS[name]
+    size = settings.size or spec.size
+    weights = None if settings.random_init else settings.weights / WEIGHT_FILES[name]
+    backbone = build_backbone(name, size, weights, from_scratch=settings.random_init)
+    backbone = backbone.to(device, memory_format=torch.channels_last).eval()
+    descriptor = ColourDescriptor(size, spec.mean, spec.std).to(device)
+    _descriptor_in_fp32(descriptor, device)
+    inputs = Inputs(name, size, device)
+    parts = {f: head_parts(f, recipe) for f in data.labels}
+    folder = settings.checkpoints / name
+    saved = folder / "stage1.pt"
+    train_photos = [data.photos[i] for i in data.train.tolist()]
+    val_photos = [data.photos[i] for i in data.val.tolist()]
+    if saved.is_file():
+        state = torch.load(saved, map_location="cpu", weights_only=False)
+        heads = {
+            f: FamilyHead(state["in_dim"][f], len(data.labels[f]), recipe.dropout) for f in parts
+        }
+        for f, head in heads.items():
+            head.load_state_dict(state["heads"][f])
+        log(f"{name}: stage 1 resumed from {saved}")
+        return backbone, descriptor, heads, parts, state["metrics"], size
+    began = time.monotonic()
+    batch = 2 * settings.batch
+    views = {
+        "train": _features(backbone, descriptor, data, data.train, inputs, False, batch),
+        "val": _features(backbone, descriptor, data, data.val, inputs, False, batch),
+    }
+    mirrored = _features(backbone, descriptor, data, data.train, inputs, True, batch)
+    extracted = time.monotonic() - began
+    prepared = Prepared(
+        photos=train_photos + val_photos,
+        parts={"train": train_photos, "val": val_photos},
+        labels=data.labels,
+        inputs={k: HeadInputs(*v, parts) for k, v in views.items()},
+        mirrored=HeadInputs(*mirrored, parts),
+        descriptor=descriptor,
+    )
+    heads = train_heads(prepared, recipe)
+    metrics = _score_summary(validation_scores(prepared, heads))
+    metrics["wall_s"] = {"features": extracted, "heads": time.monotonic() - began - extracted}
+    log(
+        f"{name}: stage 1 val {_brief(metrics)}; features {extracted:.0f} s, total "
+        f"{time.monotonic() - began:.0f} s"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    in_dim = {f: h.hidden[1].in_features for f, h in heads.items()}
+    torch.save(
+        {
+            "heads": {f: h.state_dict() for f, h in heads.items()},
+            "in_dim": in_dim,
+            "metrics": metrics,
+        },
+        saved,
+    )
+    return backbone, descriptor, heads, parts, metrics, size
+
+
+def _score_summary(scores: dict[str, dict]) -> dict:
+    return {
+        f: {
+            "top1": round(float(s["correct"].mean()), 4),
+            "top3": round(float(s["top3"].mean()), 4),
+            "n": len(s["correct"]),
+        }
+        for f, s in scores.items()
+    }
+
+
+def _brief(metrics: dict) -> str:
+    return ", ".join(
+        f"{f} {m['top1']:.3f}" for f, m in metrics.items() if isinstance(m, dict) and "top1" in m
+    )
+
+
+@torch.inference_mode()
+def validate(net: VitrinaNet, data: Data, inputs: Inputs, batch: int) -> dict:
+    """Top-1/top-3 per family on the validation photos (no augmentation)."""
+    net.eval()
+    probs: dict[str, list[torch.Tensor]] = {f: [] for f in net.families}
+    for start in range(0, len(data.val), batch):
+        x = inputs(data.images[data.val[start : start + batch]])
+        with _autocast(x.device):
+            outputs = net(x)
+        for f, p in zip(net.families, outputs, strict=False):
+            probs[f].append(p.float())
+    result = {}
+    for j, f in enumerate(data.labels):
+        if f not in probs:
+            continue
+        y = data.targets[data.val, j]
+        known = y != UNKNOWN
+        if not known.any():
+            continue
+        ranked = torch.cat(probs[f])[known].argsort(dim=1, descending=True)
+        y = y[known]
+        result[f] = {
+            "top1": round(float((ranked[:, 0] == y).float().mean()), 4),
+            "top3": round(float((ranked[:, :3] == y[:, None]).any(1).float().mean()), 4),
+            "n": int(known.sum()),
+        }
+    return result
+
+
+def _freeze_bn(net: VitrinaNet) -> None:
+    for module in net.backbone.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
+
+
+def stage2(
+    net: VitrinaNet,
+    data: Data,
+    inputs: Inputs,
+    settings: Settings,
+    bn: str,
+    folder: Path,
+    device: torch.device,
+) -> dict:
+    """Unfreeze everything: AdamW (heads at 10x), warm-up + cosine, bf16, masked CE."""
+    optimiser = torch.optim.AdamW(
+        [
+            {"params": net.backbone.parameters(), "lr": settings.lr},
+            {"params": net.heads.parameters(), "lr": settings.lr * 10},
+        ],
+        weight_decay=1e-4,
+        **({"fused": True} if device.type == "cuda" else {}),
+    )
+    steps_per_epoch = max(1, len(data.train) // settings.batch)
+    if settings.max_steps:
+        steps_per_epoch = min(steps_per_epoch, settings.max_steps)
+    total = steps_per_epoch * settings.epochs
+    warmup = max(1, total // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser,
+        lambda s: (
+            min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
+        ),
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    history: list[dict] = []
+    start = 0
+    found = sorted(folder.glob("epoch-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
+    if found:
+        state = torch.load(found[-1], map_location=device, weights_only=False)
+        net.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        schedule.load_state_dict(state["schedule"])
+        history, start = state["history"], state["epoch"]
+        log(f"resumed stage 2 from {found[-1]}")
+    families = list(data.labels)
+    for epoch in range(start + 1, settings.epochs + 1):
+        remaining = settings.deadline_s - (time.monotonic() - STARTED)
+        needed = (history[-1]["wall_s"] if history else 0.0) + RESERVE_S
+        if remaining < needed:
+            log(f"deadline: {remaining:.0f} s left, skipping epochs {epoch}-{settings.epochs}")
+            break
+        began = time.monotonic()
+        net.train()
+        if bn == "frozen":
+            _freeze_bn(net)
+        order = data.train[torch.randperm(len(data.train), device=device)]
+        total_loss = torch.zeros((), device=device)
+        for step in range(steps_per_epoch):
+            rows = order[step * settings.batch : (step + 1) * settings.batch]
+            x, y = inputs(data.images[rows], augment=True), data.targets[rows]
+            with _autocast(device):
+                logits, _ = net.logits_and_hidden(x)
+            loss = torch.zeros((), device=device)
+            for j, f in enumerate(families):
+                known = (y[:, j] != UNKNOWN).sum().clamp(min=1)
+                loss = (
+                    loss
+                    + F.cross_entropy(
+                        logits[f].float(),
+                        y[:, j],
+                        ignore_index=UNKNOWN,
+                        label_smoothing=0.1,
+                        reduction="sum",
+                    )
+                    / known
+                )
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total_loss += loss.detach()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        wall = time.monotonic() - began
+        val = validate(net, data, inputs, 2 * settings.batch)
+        seen = steps_per_epoch * settings.batch
+        history.append(
+            {
+                "epoch": epoch,
+                "loss": round(float(total_loss) / steps_per_epoch, 4),
+                "wall_s": round(wall, 2),
+                "photos_per_s": round(seen / wall, 1),
+                "val": val,
+            }
+        )
+        log(
+            f"{folder.name} epoch {epoch}/{settings.epochs}: loss {history[-1]['loss']:.3f}, "
+            f"{wall:.1f} s ({seen / wall:.0f} photos/s), val {_brief(val)}"
+        )
+        for old in folder.glob("epoch-*.pt"):
+            old.unlink()
+        torch.save(
+            {
+                "model": net.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "schedule": schedule.state_dict(),
+                "history": history,
+                "epoch": epoch,
+            },
+            folder / f"epoch-{epoch}.pt",
+        )
+    return {
+        "bn": bn,
+        "epochs_done": len(history),
+        "complete": len(history) == settings.epochs,
+        "history": history,
+        "val": history[-1]["val"] if history else {},
+    }
+
+
+def _mean_top1(val: dict) -> float:
+    return float(np.mean([m["top1"] for m in val.values()])) if val else -1.0
+
+
+def run(args: argparse.Namespace) -> dict:
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    log(
+        f"device {torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}, "
+        f"torch {torch.__version__}, deadline {args.deadline_s:.0f} s"
+    )
+    settings = Settings(
+        size=args.size,
+        head_epochs=args.head_epochs,
+        epochs=args.epochs,
+        batch=args.batch,
+        lr=args.lr,
+        max_steps=args.max_steps,
+        deadline_s=args.deadline_s,
+        random_init=args.random_init,
+        weights=args.weights,
+        checkpoints=args.checkpoints,
+    )
+    recipe = Recipe(epochs=args.head_epochs, seed=args.seed)
+    data = load_pack(args.data, device, args.workers, args.limit)
+    modes = ["frozen", "train"] if args.bn == "both" else [args.bn]
+    results: dict[str, dict] = {}
+    stage1_cache: dict[str, tuple] = {}
+    for bn in modes:
+        for name in args.backbones:
+            elapsed = time.monotonic() - STARTED
+            done = results.get(name, {}).get("variants", {})
+            walls = [h["wall_s"] for v in done.values() for h in v["history"]]
+            if done:  # a second variant only when a full run of it fits before the deadline
+                epoch_s = max(walls, default=float("inf"))
+                if elapsed + epoch_s * args.epochs * 1.15 + RESERVE_S > args.deadline_s:
+                    log(f"{name}: no time for bn={bn} ({epoch_s:.1f} s/epoch); skipped")
+                    continue
+            if name not in stage1_cache:
+                stage1_cache[name] = stage1(name, data, recipe, settings, device)
+            backbone, descriptor, heads, parts, s1, size = stage1_cache[name]
+            net = VitrinaNet(copy.deepcopy(backbone), descriptor, copy.deepcopy(heads), parts)
+            net = net.to(device, memory_format=torch.channels_last)
+            folder = settings.checkpoints / name / f"stage2-bn-{bn}"
+            outcome = stage2(net, data, Inputs(name, size, device), settings, bn, folder, device)
+            entry = results.setdefault(
+                name,
+                {
+                    "size": size,
+                    "stage1": s1,
+                    "variants": {},
+                    "in_dim": {f: h.hidden[1].in_features for f, h in heads.items()},
+                },
+            )
+            entry["variants"][bn] = outcome
+            best = entry.get("chosen")
+            if best is None or _mean_top1(outcome["val"]) > _mean_top1(
+                entry["variants"][best]["val"]
+            ):
+                entry["chosen"] = bn
+                entry["state"] = {
+                    k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()
+                }
+            del net
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+    return {
+        "results": results,
+        "recipe": recipe.as_dict(),
+        "labels": data.labels,
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        "settings": {k: str(v) for k, v in vars(args).items()},
+    }
+
+
+def write_results(summary: dict, out: Path) -> None:
+    """Per backbone: chunked compressed state; then metrics.json (everything but tensors)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, entry in summary["results"].items():
+        state = entry.pop("state")
+        entry["blob"] = blob.write_chunks(blob.dumps(state), out, name)
+        log(
+            f"{name}: wrote {entry['blob']['chunks']} ({entry['blob']['bytes'] / 2**20:.1f} MiB), "
+            f"bn={entry['chosen']}"
+        )
+    summary["wall_s"] = round(time.monotonic() - STARTED, 1)
+    (out / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    files = sorted(p for p in out.iterdir() if p.is_file())
+    log(f"$OUT holds {len(files)} files, {sum(p.stat().st_size for p in files) / 2**20:.1f} MiB")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training.gpu.job", description=__doc__)
+    parser.add_argument("--data", type=Path, default=Path("/tmp/vitrina-data"))
+    parser.add_argument("--weights", type=Path, default=Path("gpu/weights"))
+    parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu/out")))
+    parser.add_argument("--checkpoints", type=Path, default=Path("/tmp/vitrina-ckpt"))
+    parser.add_argument(
+        "--backbones",
+        nargs="+",
+        choices=sorted(WEIGHT_FILES),
+        default=["resnet50", "efficientnet_lite2"],
+    )
+    parser.add_argument("--bn", choices=("frozen", "train", "both"), default="both")
+    parser.add_argument("--size", type=int, help="input side (default: the backbone's)")
+    parser.add_argument("--head-epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=10, help="stage 2 epochs")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=1e-4, help="backbone LR (heads 10x)")
+    parser.add_argument("--max-steps", type=int, help="cap on steps per stage-2 epoch")
+    parser.add_argument("--deadline-s", type=float, default=480.0)
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--limit", type=int, help="only the first N train photos (dry runs)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--random-init", action="store_true", help="no weights (tests only)")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="prove the code path: 1 head epoch, 1 step, 1 epoch, size 64, batch 4",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.dry_run:
+        args.head_epochs, args.epochs, args.max_steps = 1, 1, 1
+        args.size, args.batch = args.size or 64, min(args.batch, 4)
+        args.workers = min(args.workers, os.cpu_count() or 1)
+        args.bn = "frozen" if args.bn == "both" else args.bn
+    summary = run(args)
+    write_results(summary, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,320 @@
+"""``fit``: photos -> cached features -> heads -> ONNX bundle -> thresholds -> report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from app.core.decode import open_photo, preprocess
+from training.backbones import build_backbone
+from training.calibrate import at_threshold, threshold_for
+from training.colour import ColourDescriptor
+from training.datasets import Photo, family_labels, load_data, split
+from training.export import (
+    export_onnx,
+    manifest_for,
+    parity,
+    write_manifest,
+    write_set_manifest,
+)
+from training.features import DEFAULT_CACHE, extract, preprocessing_for
+from training.heads import (
+    FamilyHead,
+    HeadInputs,
+    Recipe,
+    describe_thumbnails,
+    head_parts,
+    predict,
+    train_head,
+)
+from training.network import VitrinaNet
+
+PARITY_ATOL = 1e-4
+# Measured on validation P@5 (category + colour): colour-heavier neighbours (docs/training.md).
+DEFAULT_EMBEDDING_WEIGHTS = {"colour": 1.5, "sleeve": 0.5}
+
+
+@dataclass
+class FitConfig:
+    """Everything ``vitrina-train fit`` needs; defaults build the shipped bundle."""
+
+    data: Sequence[Path]
+    out: Path
+    backbone: str = "efficientnet_lite2"
+    size: int | None = None
+    weights: Path | None = None
+    from_scratch: bool = False
+    recipe: Recipe = field(default_factory=Recipe)
+    finetune_epochs: int = 0
+    finetune_lr: float = 1e-4
+    separate: bool = False
+    quantize: bool = False
+    target_precision: float = 0.95
+    seed: int = 0
+    cache_dir: Path = DEFAULT_CACHE
+    folder_family: str | None = None
+    report: Path | None = None
+    name: str = "vitrina-default"
+    version: str = "2026.11.26"
+    embedding_weights: dict[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_EMBEDDING_WEIGHTS)
+    )
+    command: str = ""
+
+
+@dataclass
+class Prepared:
+    """Photos, splits, vocabularies and head inputs per split (features from the cache)."""
+
+    photos: list[Photo]
+    parts: dict[str, list[Photo]]
+    labels: dict[str, tuple[str, ...]]
+    inputs: dict[str, HeadInputs]
+    mirrored: HeadInputs | None
+    descriptor: ColourDescriptor
+
+
+def prepare(config: FitConfig) -> Prepared:
+    """Load and split the photos, extract (or read cached) features for every split."""
+    photos = load_data(config.data, config.folder_family)
+    parts = split(photos, config.seed)
+    labels = {f: names for f, names in family_labels(parts["train"]).items() if len(names) >= 2}
+    pre = preprocessing_for(config.backbone, config.size)
+    descriptor = ColourDescriptor(pre.size[0], pre.mean, pre.std)
+    head_input_parts = {f: head_parts(f, config.recipe) for f in labels}
+    common = dict(
+        backbone=config.backbone,
+        size=pre.size[0],
+        cache_dir=config.cache_dir,
+        weights=config.weights,
+        from_scratch=config.from_scratch,
+    )
+
+    def inputs_of(photo_list: list[Photo], flip: bool = False) -> HeadInputs:
+        feats = extract([p.path for p in photo_list], flip=flip, **common)
+        return HeadInputs(
+            feats.final,
+            feats.mid,
+            describe_thumbnails(feats.thumb, descriptor),
+            head_input_parts,
+        )
+
+    inputs = {name: inputs_of(part) for name, part in parts.items() if part}
+    mirrored = inputs_of(parts["train"], flip=True) if config.recipe.mirrored else None
+    return Prepared(photos, parts, labels, inputs, mirrored, descriptor)
+
+
+def encoded(photos: Sequence[Photo], family: str, labels: Sequence[str]) -> tuple[np.ndarray, ...]:
+    """(rows with a known label, their class indices)."""
+    index = {label: i for i, label in enumerate(labels)}
+    rows = [i for i, p in enumerate(photos) if p.labels.get(family) in index]
+    return np.array(rows, dtype=np.int64), np.array(
+        [index[photos[i].labels[family]] for i in rows], dtype=np.int64
+    )
+
+
+def train_heads(prepared: Prepared, recipe: Recipe) -> dict[str, FamilyHead]:
+    heads = {}
+    train = prepared.parts["train"]
+    for family, names in prepared.labels.items():
+        rows, y = encoded(train, family, names)
+        x = prepared.inputs["train"].for_family(family)[rows]
+        x_m = prepared.mirrored.for_family(family)[rows] if prepared.mirrored else None
+        heads[family] = train_head(x, y, len(names), recipe, x_m)
+    return heads
+
+
+def validation_scores(
+    prepared: Prepared, heads: dict[str, FamilyHead], split_name: str = "val"
+) -> dict[str, dict]:
+    """Per family: confidence, correctness, sources and top-k on a split (from cached features)."""
+    photos = prepared.parts[split_name]
+    result = {}
+    for family, names in prepared.labels.items():
+        rows, y = encoded(photos, family, names)
+        if len(rows) == 0:
+            continue
+        probs = predict(heads[family], prepared.inputs[split_name].for_family(family)[rows])
+        ranked = np.argsort(-probs, axis=1)
+        result[family] = {
+            "confidence": probs.max(axis=1),
+            "correct": ranked[:, 0] == y,
+            "top3": (ranked[:, :3] == y[:, None]).any(axis=1),
+            "sources": [photos[i].source for i in rows],
+            "y": y,
+            "pred": ranked[:, 0],
+        }
+    return result
+
+
+def calibrate(scores: dict[str, dict], target: float, split_name: str) -> dict[str, dict]:
+    """Threshold per family at ``target`` precision, with per-source precision/coverage."""
+    thresholds = {}
+    for family, s in scores.items():
+        found = threshold_for(s["confidence"], s["correct"], target)
+        sources = sorted(set(s["sources"]))
+        per_source = at_threshold(s["confidence"], s["correct"], s["sources"], found["threshold"])
+        thresholds[family] = {
+            "threshold": found["threshold"],
+            "target_precision": target,
+            "precision": round(found["precision"], 4),
+            "coverage": round(found["coverage"], 4),
+            "split": f"{split_name} ({' + '.join(sources)}), n={found['n']}",
+            "by_source": {k: {m: round(v, 4) for m, v in d.items()} for k, d in per_source.items()},
+        }
+    return thresholds
+
+
+def _sample_batch(photos: Sequence[Photo], pre, count: int = 4) -> np.ndarray:
+    return np.stack(
+        [preprocess(open_photo(p.path, pre.min_side).image, pre) for p in photos[:count]]
+    )
+
+
+def build_net(config: FitConfig, prepared: Prepared, heads: dict[str, FamilyHead]) -> VitrinaNet:
+    pre = preprocessing_for(config.backbone, config.size)
+    backbone = build_backbone(config.backbone, pre.size[0], config.weights, config.from_scratch)
+    parts = {f: head_parts(f, config.recipe) for f in heads}
+    return VitrinaNet(backbone, prepared.descriptor, heads, parts, config.embedding_weights)
+
+
+def write_bundle(
+    config: FitConfig,
+    net: VitrinaNet,
+    folder: Path,
+    labels: dict[str, Sequence[str]],
+    thresholds: dict[str, dict],
+    metrics: dict,
+    sample: np.ndarray,
+) -> float:
+    """Export, check parity, write the manifest; returns the parity error."""
+    pre = preprocessing_for(config.backbone, config.size)
+    export_onnx(net, folder / "model.onnx", pre.size)
+    error = parity(net, folder / "model.onnx", sample)
+    if error > PARITY_ATOL * 10:
+        raise RuntimeError(f"{folder / 'model.onnx'}: onnxruntime differs from torch by {error}.")
+    provenance = {
+        "data": [str(p) for p in config.data],
+        "command": config.command,
+        "recipe": config.recipe.as_dict(),
+        "parity_max_abs_diff": error,
+    }
+    manifest = manifest_for(
+        config.name,
+        config.version,
+        config.backbone,
+        pre,
+        {f: labels[f] for f in net.families},
+        thresholds,
+        64 * len(net.families),
+        provenance,
+        {f: metrics[f] for f in net.families if f in metrics},
+    )
+    write_manifest(folder, manifest)
+    return error
+
+
+def fit(config: FitConfig) -> dict:
+    """Train, export, calibrate and (with ``config.report``) evaluate a bundle."""
+    torch.manual_seed(config.seed)
+    prepared = prepare(config)
+    heads = train_heads(prepared, config.recipe)
+    net = build_net(config, prepared, heads)
+    pre = preprocessing_for(config.backbone, config.size)
+    if config.finetune_epochs:
+        from training.finetune import finetune
+
+        finetune(net, prepared, config)
+        scores = finetuned_scores(net, prepared, pre)
+    else:
+        scores = validation_scores(prepared, heads)
+    thresholds = calibrate(scores, config.target_precision, "validation")
+    metrics = {
+        f: {
+            "validation_top1": round(float(s["correct"].mean()), 4),
+            "validation_top3": round(float(s["top3"].mean()), 4),
+        }
+        for f, s in scores.items()
+    }
+    sample = _sample_batch(prepared.parts["val"], pre)
+    if config.out.exists():
+        shutil.rmtree(config.out)
+    if config.separate:
+        for family in net.families:
+            member = VitrinaNet(
+                net.backbone, net.descriptor, {family: net.heads[family]}, net.parts
+            )
+            write_bundle(
+                config, member, config.out / family, prepared.labels, thresholds, metrics, sample
+            )
+        write_set_manifest(config.out, config.name + "-separate", config.version, net.families)
+        error = 0.0
+    else:
+        error = write_bundle(config, net, config.out, prepared.labels, thresholds, metrics, sample)
+        if config.quantize:
+            from training.quantize import quantize_if_accurate
+
+            metrics["quantization"] = quantize_if_accurate(config.out, prepared.parts)
+    result = {"thresholds": thresholds, "validation": metrics, "parity": error}
+    if config.report is not None:
+        from training.evaluate import evaluate
+
+        test = prepared.parts["test"]
+        result["test"] = evaluate(
+            config.out,
+            test,
+            config.report,
+            f"Held-out test split: {len(test)} photos "
+            f"({', '.join(sorted({p.source for p in test}))}), seed {config.seed}.",
+        )
+        if not config.separate:
+            _add_test_metrics(config.out, result["test"])
+    return result
+
+
+def _add_test_metrics(folder: Path, test: dict) -> None:
+    """Record the held-out test numbers in the manifest (the ONNX file, and the key, stay)."""
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    for family, values in test.items():
+        if family in manifest["metrics"]:
+            manifest["metrics"][family].update(
+                {"test_top1": round(values["top1"], 4), "test_top3": round(values["top3"], 4)}
+            )
+    if "similar" in test:
+        manifest["metrics"]["similar_p_at_5"] = {
+            match: round(values["combined"][5], 4) for match, values in test["similar"].items()
+        }
+    write_manifest(folder, manifest)
+
+
+@torch.no_grad()
+def finetuned_scores(net: VitrinaNet, prepared: Prepared, pre) -> dict[str, dict]:
+    """Validation scores of a fine-tuned network, run on the photos (features changed)."""
+    photos = prepared.parts["val"]
+    net.eval()
+    probs: dict[str, list] = {f: [] for f in net.families}
+    for start in range(0, len(photos), 32):
+        batch = _sample_batch(photos[start : start + 32], pre, 32)
+        outputs = net(torch.from_numpy(batch))
+        for f, p in zip(net.families, outputs, strict=False):
+            probs[f].append(p.numpy())
+    result = {}
+    for family in net.families:
+        all_probs = np.concatenate(probs[family])
+        rows, y = encoded(photos, family, prepared.labels[family])
+        ranked = np.argsort(-all_probs[rows], axis=1)
+        result[family] = {
+            "confidence": all_probs[rows].max(axis=1),
+            "correct": ranked[:, 0] == y,
+            "top3": (ranked[:, :3] == y[:, None]).any(axis=1),
+            "sources": [photos[i].source for i in rows],
+            "y": y,
+            "pred": ranked[:, 0],
+        }
+    return result
