@@ -8,6 +8,7 @@ growth while building, for both methods, plus an ``ef`` sweep on the built graph
 
     python -m bench.similarity --quick      # 20,000 synthetic, 300 real; < 1 minute
     python -m bench.similarity              # 300,000 synthetic, every real photo it can embed
+    python -m bench.similarity --count 50000 --ef-construction 200,100   # build-time sweep
 """
 
 from __future__ import annotations
@@ -148,12 +149,57 @@ def evaluate(
     return result
 
 
+def build_sweep(vectors: np.ndarray, queries: np.ndarray, values: list[int], rounds: int) -> dict:
+    """Build time and recall@10 (query ef as the app sets it) per ``ef_construction``.
+
+    Values alternate round by round so load on a shared machine hits them alike; the
+    build-time ratio to the first value is the figure to quote.
+    """
+    count, dim = vectors.shape
+    ids = np.arange(count, dtype=np.int64)
+    truth = exact_top(vectors, queries, None)
+    builds: dict[int, list[float]] = {value: [] for value in values}
+    recalls: dict[int, float] = {}
+    for round_ in range(rounds):
+        for value in values if round_ % 2 == 0 else values[::-1]:
+            with tempfile.TemporaryDirectory() as tmp:
+                index = SimilarityIndex(Path(tmp), "bench", dim, ef_construction=value)
+                with Timer() as build:
+                    for first in range(0, count, 10_000):
+                        index.add(ids[first : first + 10_000], vectors[first : first + 10_000])
+                builds[value].append(build.seconds)
+                found = [[i for i, _ in index.nearest(q, K)] for q in queries]
+                recalls[value] = float(
+                    np.mean([len(set(f) & set(t)) / K for f, t in zip(found, truth, strict=True)])
+                )
+    base = np.array(builds[values[0]])
+    result = {
+        "count": count,
+        "rounds": rounds,
+        "ef_construction": {
+            value: {
+                "build_s_median": round(float(np.median(builds[value])), 2),
+                "build_time_vs_first": round(float(np.median(np.array(builds[value]) / base)), 2),
+                "recall@10": round(recalls[value], 4),
+            }
+            for value in values
+        },
+    }
+    print(json.dumps(result), flush=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="20,000 synthetic, 300 real")
     parser.add_argument("--bundle", type=Path, help="bundle folder (default: models_onnx/default)")
     parser.add_argument("--count", type=int, help="synthetic vectors (default 300,000)")
     parser.add_argument("--real-seconds", type=float, default=900, help="embedding time budget")
+    parser.add_argument(
+        "--ef-construction",
+        help="compare build time and recall for these values instead, e.g. 200,100",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of --ef-construction")
     parser.add_argument("--out", type=Path, help="write the JSON result here")
     args = parser.parse_args()
     bundle_path = args.bundle or default_bundle()
@@ -162,6 +208,11 @@ def main() -> None:
     count = args.count or (20_000 if args.quick else 300_000)
     queries = 200 if args.quick else 1000
     synthetic = clustered(count + queries, max(count // 100, 10), dim)
+    if args.ef_construction:
+        values = [int(v) for v in args.ef_construction.split(",")]
+        sweep = build_sweep(synthetic[:count], synthetic[count:], values, args.rounds)
+        report("similarity-build", {"bundle": str(bundle_path), **sweep}, args.out)
+        return
     results = [evaluate("synthetic clustered", synthetic[:count], synthetic[count:], None)]
     real = real_embeddings(
         bundle_path, 300 if args.quick else 1_000_000, 30 if args.quick else args.real_seconds

@@ -1,7 +1,9 @@
-"""Catalog writes during an import: ms per photo for ``Catalog.add_tagged_photo``.
+"""Catalog writes during an import: ms per photo, one transaction per photo vs one per batch.
 
-One photo = the photo row, a top-3 prediction per family and its embedding, in one
-transaction (what the importer writes per photo), into a fresh SQLite catalog.
+One photo = the photo row, a top-3 prediction per family and its embedding (what the
+importer writes). ``add_tagged_photo`` (a commit per photo) and ``add_tagged_photos``
+(a commit per batch of 16, what the importer now does) alternate round by round, each
+into a fresh SQLite catalog, so load on a shared machine hits both alike.
 
     python -m bench.writes --quick
 """
@@ -16,55 +18,93 @@ from pathlib import Path
 import numpy as np
 
 from app.core.bundle import load_bundle
-from app.core.catalog import Catalog
+from app.core.catalog import Catalog, NewPhoto
 from app.core.tagging import decide
 from bench.common import report
 from bench.models import default_bundle
 
+BATCH = 16
 
-def photos_per_second(bundle_path: Path, count: int) -> dict:
+
+def sample_photos(bundle_path: Path, count: int) -> list[NewPhoto]:
     bundle = load_bundle(bundle_path)
     rng = np.random.default_rng(0)
-    decisions = [
-        decide(
-            {
-                f.name: rng.dirichlet(np.ones(len(f.labels))).astype(np.float32)
-                for f in bundle.families
-            },
-            bundle.families,
-        )
-        for _ in range(64)
-    ]
     dim = bundle.embedding.dim if bundle.embedding else 0
-    vectors = rng.normal(size=(64, max(dim, 1))).astype(np.float32)
-    with tempfile.TemporaryDirectory() as tmp:
-        catalog = Catalog.open(Path(tmp) / "catalog.sqlite")
-        start = time.perf_counter()
-        for i in range(count):
-            catalog.add_tagged_photo(
+    photos = []
+    for i in range(count):
+        probabilities = {
+            f.name: rng.dirichlet(np.ones(len(f.labels))).astype(np.float32)
+            for f in bundle.families
+        }
+        photos.append(
+            NewPhoto(
                 path=f"/photos/{i}.jpg",
                 sha256=f"{i:064x}",
                 size_bytes=1000,
                 width=320,
                 height=240,
                 bundle_label=bundle.label,
-                decisions=decisions[i % 64],
+                decisions=decide(probabilities, bundle.families),
                 bundle_key=bundle.key if dim else None,
-                embedding=vectors[i % 64] if dim else None,
+                embedding=rng.normal(size=dim).astype(np.float32) if dim else None,
             )
+        )
+    return photos
+
+
+def ms_per_photo(photos: list[NewPhoto], batched: bool) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        catalog = Catalog.open(Path(tmp) / "catalog.sqlite")
+        start = time.perf_counter()
+        if batched:
+            for first in range(0, len(photos), BATCH):
+                catalog.add_tagged_photos(photos[first : first + BATCH])
+        else:
+            for p in photos:
+                catalog.add_tagged_photo(
+                    p.path,
+                    p.sha256,
+                    p.size_bytes,
+                    p.width,
+                    p.height,
+                    p.bundle_label,
+                    p.decisions,
+                    p.bundle_key,
+                    p.embedding,
+                )
         seconds = time.perf_counter() - start
         catalog.close()
-    return {"photos": count, "ms_per_photo": round(seconds / count * 1000, 2)}
+    return seconds / len(photos) * 1000
+
+
+def compare(photos: list[NewPhoto], rounds: int) -> dict:
+    """Per-photo and batched writes alternated (ABBA); ratio = per-photo / batched time."""
+    times: dict[str, list[float]] = {"per_photo": [], "batched": []}
+    for round_ in range(rounds):
+        order = (False, True) if round_ % 2 == 0 else (True, False)
+        for batched in order:
+            times["batched" if batched else "per_photo"].append(ms_per_photo(photos, batched))
+    ratios = np.array(times["per_photo"]) / np.array(times["batched"])
+    return {
+        "photos_per_round": len(photos),
+        "rounds": rounds,
+        "batch": BATCH,
+        "per_photo_ms": round(float(np.median(times["per_photo"])), 2),
+        "batched_ms": round(float(np.median(times["batched"])), 2),
+        "speed_up_median_of_rounds": round(float(np.median(ratios)), 2),
+        "speed_up_per_round": [round(float(r), 2) for r in ratios],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="300 photos")
+    parser.add_argument("--quick", action="store_true", help="4 rounds of 192 photos")
     parser.add_argument("--bundle", type=Path, help="bundle folder (default: models_onnx/default)")
     parser.add_argument("--out", type=Path, help="write the JSON result here")
     args = parser.parse_args()
     bundle_path = args.bundle or default_bundle()
-    result = photos_per_second(bundle_path, 300 if args.quick else 2000)
+    count, rounds = (192, 4) if args.quick else (1024, 8)
+    result = compare(sample_photos(bundle_path, count), rounds)
     report("writes", {"bundle": str(bundle_path), **result}, args.out)
 
 

@@ -12,6 +12,7 @@ from app.core.catalog import (
     FREE_FORM,
     Catalog,
     DuplicatePhotoError,
+    NewPhoto,
     PhotoFilter,
     PhotoNotFoundError,
 )
@@ -61,6 +62,44 @@ def test_failed_add_leaves_nothing_behind(catalog: Catalog) -> None:
         catalog.add_tagged_photo("/p/a.jpg", "a" * 64, 1, 1, 1, "b@1", broken, "k", vector(0))
     assert catalog.count() == 0
     assert list(catalog.embeddings("k")) == []
+
+
+def new_photo(seed: int, sha_seed: int | None = None, label: str | None = "red") -> NewPhoto:
+    return NewPhoto(
+        path=f"/batch/b{seed:05d}.jpg",
+        sha256=f"{seed if sha_seed is None else sha_seed:064x}",
+        size_bytes=10,
+        width=4,
+        height=3,
+        bundle_label="tiny@1",
+        decisions=[decision("colour", 0.5, (label, 0.9))],
+        bundle_key="tiny@1/16",
+        embedding=vector(seed),
+    )
+
+
+def test_batch_add_reports_each_duplicate_in_place(catalog: Catalog) -> None:
+    known = add_sample(catalog, 1)
+    results = catalog.add_tagged_photos(
+        [new_photo(2), new_photo(3, sha_seed=1), new_photo(4), new_photo(5, sha_seed=2)]
+    )
+    first, again, second, copy = results
+    assert isinstance(again, DuplicatePhotoError) and again.existing == known
+    assert isinstance(copy, DuplicatePhotoError) and copy.existing == first
+    assert "/batch/b00005.jpg" in str(copy)
+    assert catalog.count() == 3
+    assert [p.label for p in catalog.predictions(second.id)] == ["red"]
+    np.testing.assert_array_equal(catalog.embedding(first.id, "tiny@1/16"), vector(2))
+
+
+def test_batch_with_a_bad_photo_saves_the_others_whole(catalog: Catalog) -> None:
+    results = catalog.add_tagged_photos([new_photo(1), new_photo(2, label=None), new_photo(3)])
+    assert isinstance(results[1], CatalogError)
+    assert catalog.count() == 2 and catalog.find_by_hash(f"{2:064x}") is None
+    assert {photo_id for photo_id, _ in catalog.embeddings("tiny@1/16")} == {
+        results[0].id,
+        results[2].id,
+    }
 
 
 def test_resolve_by_id_and_path(catalog: Catalog) -> None:

@@ -207,17 +207,17 @@ def _read_manifest(manifest_path: Path) -> dict:
     return manifest
 
 
-def _session_options() -> ort.SessionOptions:
+def _session_options(threads: int | None) -> ort.SessionOptions:
     options = ort.SessionOptions()
-    options.intra_op_num_threads = os.cpu_count() or 1
+    options.intra_op_num_threads = threads or os.cpu_count() or 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return options
 
 
-def _open_session(model_path: Path) -> ort.InferenceSession:
+def _open_session(model_path: Path, threads: int | None) -> ort.InferenceSession:
     try:
         return ort.InferenceSession(
-            str(model_path), _session_options(), providers=["CPUExecutionProvider"]
+            str(model_path), _session_options(threads), providers=["CPUExecutionProvider"]
         )
     except Exception as exc:  # onnxruntime raises several unrelated exception types
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -256,7 +256,9 @@ class Bundle:
 
     kind = "model"
 
-    def __init__(self, path: Path, manifest: dict, manifest_path: Path) -> None:
+    def __init__(
+        self, path: Path, manifest: dict, manifest_path: Path, threads: int | None = None
+    ) -> None:
         self.path = path
         self.manifest = manifest
         self._manifest_path = manifest_path
@@ -280,7 +282,7 @@ class Bundle:
                 f"{self.model_path}: the model file named in manifest.json is missing. "
                 "Copy the whole bundle folder or re-export it."
             )
-        self.session = _open_session(self.model_path)
+        self.session = _open_session(self.model_path, threads)
         self._fixed_batch = self._check_graph()
         dim = self.embedding.dim if self.embedding else 0
         self.key = f"{self.name}@{self.version}/{dim}/{_file_hash12(self.model_path)}"
@@ -402,7 +404,9 @@ class BundleSet:
 
     kind = "set"
 
-    def __init__(self, path: Path, manifest: dict, manifest_path: Path) -> None:
+    def __init__(
+        self, path: Path, manifest: dict, manifest_path: Path, threads: int | None = None
+    ) -> None:
         self.path = path
         self.manifest = manifest
         try:
@@ -418,7 +422,7 @@ class BundleSet:
         except _Problem as exc:
             raise BundleError(f"{manifest_path}: {exc}. {FIX_HINT}") from None
         self.members: tuple[Bundle, ...] = tuple(
-            _load_member(path / m, manifest_path) for m in members
+            _load_member(path / m, manifest_path, threads) for m in members
         )
         self.families = tuple(f for m in self.members for f in m.families)
         names = [f.name for f in self.families]
@@ -458,7 +462,7 @@ class BundleSet:
     run = run_images
 
 
-def _load_member(folder: Path, set_manifest: Path) -> Bundle:
+def _load_member(folder: Path, set_manifest: Path, threads: int | None) -> Bundle:
     if not folder.is_dir():
         raise BundleError(
             f"{set_manifest}: member folder {folder.name!r} does not exist. "
@@ -471,16 +475,20 @@ def _load_member(folder: Path, set_manifest: Path) -> Bundle:
             f'{manifest_path}: a set member must be of kind "model", not '
             f"{manifest.get('kind')!r}. Flatten the nested set."
         )
-    return Bundle(folder, manifest, manifest_path)
+    return Bundle(folder, manifest, manifest_path, threads)
 
 
-def load_bundle(path: Path | str) -> Bundle | BundleSet:
-    """Load and validate a bundle folder (or its manifest.json); raise BundleError if unusable."""
+def load_bundle(path: Path | str, threads: int | None = None) -> Bundle | BundleSet:
+    """Load and validate a bundle folder (or its manifest.json); raise BundleError if unusable.
+
+    ``threads``: onnxruntime intra-op threads (default: every core); the window passes
+    fewer so that a core stays free for its event loop while photos are tagged.
+    """
     folder, manifest_path = _resolve(path)
     manifest = _read_manifest(manifest_path)
     kind = manifest.get("kind", "model")
     if kind == "model":
-        return Bundle(folder, manifest, manifest_path)
+        return Bundle(folder, manifest, manifest_path, threads)
     if kind == "set":
-        return BundleSet(folder, manifest, manifest_path)
+        return BundleSet(folder, manifest, manifest_path, threads)
     raise BundleError(f'{manifest_path}: "kind" is {kind!r}; use "model" or "set". {FIX_HINT}')

@@ -25,20 +25,31 @@ class AppContext:
     """What every command works on; ``notices`` collects things worth telling the user."""
 
     def __init__(
-        self, catalog: Catalog, bundle_path: Path, thresholds: dict[str, float] | None = None
+        self,
+        catalog: Catalog,
+        bundle_path: Path,
+        thresholds: dict[str, float] | None = None,
+        inference_threads: int | None = None,
     ) -> None:
         self.catalog = catalog
         self.bundle_path = Path(bundle_path)
+        self.inference_threads = inference_threads  # None: every core (CLI); the window: fewer
         self.thresholds: dict[str, float] = dict(thresholds or {})
         self.notices: list[str] = []
         self._index: SimilarityIndex | None = None
         self._index_opened = False
 
     @classmethod
-    def open(cls, db: str | Path | None = None, bundle: str | Path | None = None) -> AppContext:
+    def open(
+        cls,
+        db: str | Path | None = None,
+        bundle: str | Path | None = None,
+        inference_threads: int | None = None,
+    ) -> AppContext:
         """Open (and migrate) the catalog; the bundle (default or ``bundle``) loads lazily."""
         catalog = Catalog.open(db)
-        return cls(catalog, Path(bundle) if bundle else paths.default_bundle_path())
+        bundle_path = Path(bundle) if bundle else paths.default_bundle_path()
+        return cls(catalog, bundle_path, inference_threads=inference_threads)
 
     @cached_property
     def bundle(self) -> Bundle | BundleSet:
@@ -49,7 +60,7 @@ class AppContext:
                 f"models_onnx/default; or train one with `vitrina-train`; then pass its "
                 "folder with --bundle or set VITRINA_BUNDLE."
             )
-        return load_bundle(self.bundle_path)
+        return load_bundle(self.bundle_path, self.inference_threads)
 
     @cached_property
     def tagger(self) -> Tagger:

@@ -2,6 +2,8 @@
 
 A bad file never stops the batch: it is collected with its reason. Decoding of the next
 batch runs in a thread pool while the current one is tagged (onnxruntime releases the GIL).
+A tagged batch is written in one catalog transaction (one commit, not one per photo), so
+cancel takes effect between batches of writes.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from app.core.catalog import DuplicatePhotoError
+from app.core.catalog import DuplicatePhotoError, NewPhoto, PhotoRow
 from app.core.decode import SUPPORTED_SUFFIXES, DecodedPhoto, content_hash, open_photo
-from app.core.errors import CatalogError, DecodeError, VitrinaError
+from app.core.errors import CatalogError, VitrinaError
 from app.core.tagging import decide
 
 if TYPE_CHECKING:
+    from app.core.catalog import Catalog
     from app.core.context import AppContext
     from app.core.tagger import Tagger
 
@@ -225,6 +228,14 @@ def _tag_batch(tagger: Tagger, images: list) -> list:
         return results
 
 
+def _add_batch(catalog: Catalog, photos: list[NewPhoto]) -> list[PhotoRow | CatalogError]:
+    """The batch's rows; if the catalog cannot be written at all, every photo fails with it."""
+    try:
+        return catalog.add_tagged_photos(photos)
+    except CatalogError as exc:
+        return [exc] * len(photos)
+
+
 class _Importer:
     """One run of :func:`import_paths`; holds the counters the stages share."""
 
@@ -249,20 +260,21 @@ class _Importer:
         return self.report.cancelled
 
     def stage(self, pool: ThreadPoolExecutor, chunk: list[Path], min_side: int) -> list[_Item]:
-        """Hash a chunk, drop duplicates, and start decoding the rest in the pool."""
-        hashed = [(path, pool.submit(_hash, path)) for path in chunk]
-        items: list[_Item] = []
-        for path, future in hashed:
+        """Hash a chunk, drop duplicates (one catalog query), and start decoding the rest."""
+        futures = [(path, pool.submit(_hash, path)) for path in chunk]
+        hashed: list[tuple[Path, str, int]] = []
+        for path, future in futures:
             if self.stopped():
                 break
             try:
-                sha, size = future.result()
+                hashed.append((path, *future.result()))
             except (VitrinaError, OSError) as exc:
                 self.fail(path, exc)
-                continue
-            row = self.ctx.catalog.find_by_hash(sha)
-            if row is not None:
-                self.report.duplicates.append(Duplicate(path, row.path))
+        known = self.ctx.catalog.find_by_hashes(sha for _, sha, _ in hashed) if hashed else {}
+        items: list[_Item] = []
+        for path, sha, size in hashed:
+            if sha in known:
+                self.report.duplicates.append(Duplicate(path, known[sha].path))
                 self.tick(path)
                 continue
             items.append(_Item(path, sha, size, pool.submit(open_photo, path, min_side)))
@@ -273,7 +285,7 @@ class _Importer:
         self.tick(path)
 
     def process(self, items: list[_Item]) -> None:
-        """Wait for the decodes, tag the batch, and write each photo in one transaction."""
+        """Wait for the decodes, tag the batch, and write it in one transaction."""
         ready: list[tuple[_Item, DecodedPhoto]] = []
         for item in items:
             try:
@@ -283,45 +295,50 @@ class _Importer:
         if not ready:
             return
         results = _tag_batch(self.ctx.tagger, [decoded.image for _, decoded in ready])
-        ids, vectors = [], []
+        if self.stopped():
+            return
+        tagged: list[tuple[_Item, NewPhoto]] = []
         for (item, decoded), result in zip(ready, results, strict=True):
-            if self.stopped():
-                break
             if isinstance(result, Exception):
                 self.fail(item.path, result)
-                continue
-            photo_id = self.write(item, decoded, result)
-            if photo_id is not None and result[1] is not None:
-                ids.append(photo_id)
-                vectors.append(result[1])
-        self.grow_index(ids, vectors)
+            else:
+                tagged.append((item, self.new_photo(item, decoded, result)))
+        self.write([new for _, new in tagged], [item.path for item, _ in tagged])
 
-    def write(self, item: _Item, decoded: DecodedPhoto, result: tuple) -> int | None:
+    def new_photo(self, item: _Item, decoded: DecodedPhoto, result: tuple) -> NewPhoto:
         probabilities, embedding = result
         tagger = self.ctx.tagger
-        decisions = decide(probabilities, tagger.families, self.ctx.thresholds)
-        try:
-            row = self.ctx.catalog.add_tagged_photo(
-                path=str(item.path),
-                sha256=item.sha256,
-                size_bytes=item.size,
-                width=decoded.width,
-                height=decoded.height,
-                bundle_label=tagger.bundle.label,
-                decisions=decisions,
-                bundle_key=tagger.embedding_key if embedding is not None else None,
-                embedding=embedding,
-            )
-        except DuplicatePhotoError as exc:
-            self.report.duplicates.append(Duplicate(item.path, exc.existing.path))
-            self.tick(item.path)
-            return None
-        except (CatalogError, DecodeError) as exc:
-            self.fail(item.path, exc)
-            return None
-        self.report.added.append(row.id)
-        self.tick(item.path)
-        return row.id
+        return NewPhoto(
+            path=str(item.path),
+            sha256=item.sha256,
+            size_bytes=item.size,
+            width=decoded.width,
+            height=decoded.height,
+            bundle_label=tagger.bundle.label,
+            decisions=decide(probabilities, tagger.families, self.ctx.thresholds),
+            bundle_key=tagger.embedding_key if embedding is not None else None,
+            embedding=embedding,
+        )
+
+    def write(self, photos: list[NewPhoto], paths: list[Path]) -> None:
+        """One transaction for the batch; each photo still added, duplicate or failed alone."""
+        if not photos:
+            return
+        ids, vectors = [], []
+        results = _add_batch(self.ctx.catalog, photos)
+        for new, path, result in zip(photos, paths, results, strict=True):
+            if isinstance(result, DuplicatePhotoError):
+                self.report.duplicates.append(Duplicate(path, result.existing.path))
+                self.tick(path)
+            elif isinstance(result, CatalogError):
+                self.fail(path, result)
+            else:
+                self.report.added.append(result.id)
+                self.tick(path)
+                if new.embedding is not None:
+                    ids.append(result.id)
+                    vectors.append(new.embedding)
+        self.grow_index(ids, vectors)
 
     def grow_index(self, ids: list[int], vectors: list[np.ndarray]) -> None:
         index = self.ctx.index
@@ -343,13 +360,15 @@ def import_paths(
     ctx: AppContext,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    decode_workers: int = DECODE_WORKERS,
 ) -> ImportReport:
     """Import files and folders into ``ctx``'s catalog and similarity index.
 
     ``progress(done, total, path)`` is called after each file; ``cancel()`` is checked
-    between files and stops the import cleanly (what was written stays, the index is
-    saved). Per-file problems land in ``report.failures``; only a fatal problem (no
-    bundle, unusable catalog) raises.
+    between files and batches and stops the import cleanly (what was written stays, the
+    index is saved). Per-file problems land in ``report.failures``; only a fatal problem
+    (no bundle, unusable catalog) raises. ``decode_workers``: hashing and decoding threads
+    (the window passes 1 to leave a core to its event loop).
     """
     started = time.monotonic()
     files, failures = collect_files(paths)
@@ -359,7 +378,7 @@ def import_paths(
         min_side = ctx.tagger.min_size
         batch = ctx.tagger.batch_size
         chunks = [files[i : i + batch] for i in range(0, len(files), batch)]
-        pool = ThreadPoolExecutor(DECODE_WORKERS, thread_name_prefix="vitrina-decode")
+        pool = ThreadPoolExecutor(decode_workers, thread_name_prefix="vitrina-decode")
         try:
             pending = run.stage(pool, chunks[0], min_side)
             for chunk in [*chunks[1:], None]:

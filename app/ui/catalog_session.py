@@ -9,6 +9,7 @@ jobs, so the window shows before they load (cold start).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from app.core.tag_import import TagImportReport
 
 SIMILAR_K = 12
+# The window's tagging leaves one core to its event loop (imports stall it otherwise).
+INFERENCE_THREADS = max(1, (os.cpu_count() or 1) - 1)
 
 
 @dataclass
@@ -47,7 +50,7 @@ def open_context(location: str, bundle: str) -> OpenedCatalog:
     from app.core.catalog.engine import display_url
     from app.core.context import AppContext
 
-    ctx = AppContext.open(location or None, bundle or None)
+    ctx = AppContext.open(location or None, bundle or None, INFERENCE_THREADS)
     families: tuple[Family, ...] = ()
     problem = ""
     info: BundleInfo | None = None

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from app.core.importer import ImportReport
 
 REPORT_EVERY_S = 0.1
+# One decode thread beside inference: with the intra-op threads (catalog_session) this
+# leaves a core to the event loop.
+DECODE_WORKERS = 1
 
 
 def summary(report: ImportReport) -> str:
@@ -68,7 +71,9 @@ class ImportController(QObject):
                     last = now
                     control.report((done, total))
 
-            return import_paths(chosen, ctx, progress, lambda: control.cancelled)
+            return import_paths(
+                chosen, ctx, progress, lambda: control.cancelled, decode_workers=DECODE_WORKERS
+            )
 
         self._worker = self._workers.start(
             job,

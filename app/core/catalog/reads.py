@@ -26,6 +26,7 @@ from app.core.catalog.rows import (
 from app.core.catalog.sessions import CatalogSessions
 
 CHUNK = 2048
+HASHES_PER_QUERY = 500  # under SQLite's bound-parameter limit
 
 
 class CatalogReads(CatalogSessions):
@@ -33,6 +34,17 @@ class CatalogReads(CatalogSessions):
         with self._read("looking up a photo") as session:
             photo = session.scalar(select(Photo).where(Photo.sha256 == sha256))
             return photo_row(photo) if photo else None
+
+    def find_by_hashes(self, hashes: Iterable[str]) -> dict[str, PhotoRow]:
+        """sha256 -> photo for the hashes already in: one query per import batch, not per file."""
+        wanted = sorted(set(hashes))
+        found: dict[str, PhotoRow] = {}
+        with self._read("looking up photos") as session:
+            for start in range(0, len(wanted), HASHES_PER_QUERY):
+                chunk = wanted[start : start + HASHES_PER_QUERY]
+                for photo in session.scalars(select(Photo).where(Photo.sha256.in_(chunk))):
+                    found[photo.sha256] = photo_row(photo)
+        return found
 
     def get_photo(self, photo_id: int) -> PhotoRow:
         with self._read(f"reading photo {photo_id}") as session:

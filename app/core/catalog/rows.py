@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +24,21 @@ class PhotoRow:
     added_at: datetime
     review_state: str
     bundle: str | None
+
+
+@dataclass(frozen=True)
+class NewPhoto:
+    """A photo to add with its predictions and embedding (one item of ``add_tagged_photos``)."""
+
+    path: str
+    sha256: str
+    size_bytes: int
+    width: int
+    height: int
+    bundle_label: str | None = None
+    decisions: Sequence[Any] = ()
+    bundle_key: str | None = None
+    embedding: Any = None  # (D,) vector; needs bundle_key
 
 
 @dataclass(frozen=True)

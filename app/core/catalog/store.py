@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,7 @@ from app.core.catalog.edits import TagEdits
 from app.core.catalog.engine import catalog_url, create_catalog_engine, database_errors, migrate
 from app.core.catalog.models import Embedding, Photo, Prediction, utcnow
 from app.core.catalog.reads import CatalogReads
-from app.core.catalog.rows import DuplicatePhotoError, PhotoRow, photo_row
+from app.core.catalog.rows import DuplicatePhotoError, NewPhoto, PhotoRow, photo_row
 from app.core.errors import CatalogError
 
 
@@ -62,33 +62,107 @@ class Catalog(TagEdits, CatalogReads):
 
         Raises DuplicatePhotoError (with ``.existing``) when the content is already in.
         """
-        if embedding is not None and bundle_key is None:
-            raise ValueError("an embedding needs the bundle_key that produced it")
+        item = NewPhoto(
+            str(path),
+            sha256,
+            size_bytes,
+            width,
+            height,
+            bundle_label,
+            decisions,
+            bundle_key,
+            embedding,
+        )
+        _check(item)
+        result = self._add_one(item)
+        if isinstance(result, CatalogError):
+            raise result
+        return result
+
+    def add_tagged_photos(self, items: Sequence[NewPhoto]) -> list[PhotoRow | CatalogError]:
+        """Many photos in ONE transaction: one commit per import batch instead of one per photo.
+
+        Each photo is written whole or not at all, and each gets its own answer in place: its
+        PhotoRow, or a DuplicatePhotoError when its content is already in the catalog (or
+        earlier in ``items``). If the batch hits an integrity error (another program added
+        the same content meanwhile, a bad row), it is retried photo by photo so that only the
+        bad photo gets a CatalogError. A catalog that cannot be written at all raises.
+        """
+        for item in items:
+            _check(item)
+        if not items:
+            return []
         try:
-            with self._write(f"adding {path}") as session:
-                photo = Photo(
-                    path=str(path),
-                    sha256=sha256,
-                    size_bytes=size_bytes,
-                    width=width,
-                    height=height,
-                    added_at=utcnow(),
-                    review_state="suggested" if decisions else "new",
-                    bundle=bundle_label if decisions else None,
-                )
-                session.add(photo)
-                session.flush()
-                self._add_predictions(session, photo, bundle_label, decisions)
-                if embedding is not None and bundle_key is not None:
-                    session.add(_embedding(photo.id, bundle_key, embedding))
-                session.flush()
-                return photo_row(photo)
+            with self._write(f"adding {len(items)} photos") as session:
+                return self._insert_batch(session, items)
+        except CatalogError as error:
+            if not isinstance(error.__cause__, IntegrityError):
+                raise
+        results: list[PhotoRow | CatalogError] = []
+        for item in items:
+            try:
+                results.append(self._add_one(item))
+            except CatalogError as error:
+                results.append(error)
+        return results
+
+    def _add_one(self, item: NewPhoto) -> PhotoRow | CatalogError:
+        """One photo in its own transaction; a duplicate comes back, other errors raise."""
+        try:
+            with self._write(f"adding {item.path}") as session:
+                return self._insert_batch(session, [item])[0]
         except CatalogError as error:
             if isinstance(error.__cause__, IntegrityError):
-                existing = self.find_by_hash(sha256)
+                existing = self.find_by_hash(item.sha256)
                 if existing is not None:
-                    raise DuplicatePhotoError(existing, str(path)) from error
+                    return DuplicatePhotoError(existing, item.path)
             raise
+
+    def _insert_batch(
+        self, session: Session, items: Sequence[NewPhoto]
+    ) -> list[PhotoRow | CatalogError]:
+        """Photo rows (one query finds known hashes), then all predictions and embeddings bulk."""
+        known = {
+            photo.sha256: photo_row(photo)
+            for photo in session.scalars(
+                select(Photo).where(Photo.sha256.in_({item.sha256 for item in items}))
+            )
+        }
+        first: dict[str, Photo] = {}
+        for item in items:
+            if item.sha256 not in known and item.sha256 not in first:
+                first[item.sha256] = Photo(
+                    path=item.path,
+                    sha256=item.sha256,
+                    size_bytes=item.size_bytes,
+                    width=item.width,
+                    height=item.height,
+                    added_at=utcnow(),
+                    review_state="suggested" if item.decisions else "new",
+                    bundle=item.bundle_label if item.decisions else None,
+                )
+        session.add_all(first.values())
+        session.flush()
+        results: list[PhotoRow | CatalogError] = []
+        added: dict[str, PhotoRow] = {}
+        predictions: list[dict] = []
+        embeddings: list[dict] = []
+        for item in items:
+            original = known.get(item.sha256) or added.get(item.sha256)
+            if original is not None:
+                results.append(DuplicatePhotoError(original, item.path))
+                continue
+            photo = first[item.sha256]
+            added[item.sha256] = row = photo_row(photo)
+            predictions += _prediction_rows(photo.id, item.bundle_label, item.decisions)
+            if item.embedding is not None and item.bundle_key is not None:
+                embeddings.append(_embedding_row(photo.id, item.bundle_key, item.embedding))
+            results.append(row)
+        if predictions:
+            session.execute(insert(Prediction), predictions)
+        if embeddings:
+            session.execute(insert(Embedding), embeddings)
+        return results
 
     def add_photo(
         self, path: str | Path, sha256: str, size_bytes: int, width: int, height: int
@@ -103,7 +177,9 @@ class Catalog(TagEdits, CatalogReads):
         with self._write(f"saving predictions of photo {photo_id}") as session:
             photo = slots.lock_photo(session, photo_id)
             session.execute(delete(Prediction).where(Prediction.photo_id == photo_id))
-            self._add_predictions(session, photo, bundle_label, decisions)
+            rows = _prediction_rows(photo_id, bundle_label, decisions)
+            if rows:
+                session.execute(insert(Prediction), rows)
             photo.bundle = bundle_label
             if photo.review_state != "reviewed":
                 photo.review_state = "suggested" if decisions else "new"
@@ -111,28 +187,7 @@ class Catalog(TagEdits, CatalogReads):
     def store_embedding(self, photo_id: int, bundle_key: str, vector: np.ndarray) -> None:
         with self._write(f"saving the embedding of photo {photo_id}") as session:
             slots.lock_photo(session, photo_id)
-            session.merge(_embedding(photo_id, bundle_key, vector))
-
-    @staticmethod
-    def _add_predictions(
-        session: Session, photo: Photo, bundle_label: str | None, decisions: Sequence[Any]
-    ) -> None:
-        """One bulk INSERT: ORM objects per prediction cost more than the write (bench/writes)."""
-        rows = [
-            {
-                "photo_id": photo.id,
-                "bundle": bundle_label or "",
-                "family": decision.family,
-                "label": suggestion.label,
-                "confidence": float(suggestion.confidence),
-                "rank": int(suggestion.rank),
-                "threshold": float(decision.threshold),
-            }
-            for decision in decisions
-            for suggestion in decision.ranked
-        ]
-        if rows:
-            session.execute(insert(Prediction), rows)
+            session.merge(Embedding(**_embedding_row(photo_id, bundle_key, vector)))
 
     def remove_photo(self, photo_id: int) -> bool:
         """Remove a photo with its predictions, tags, audit and embeddings (cascade)."""
@@ -140,8 +195,35 @@ class Catalog(TagEdits, CatalogReads):
             return session.execute(delete(Photo).where(Photo.id == photo_id)).rowcount > 0
 
 
-def _embedding(photo_id: int, bundle_key: str, vector: np.ndarray) -> Embedding:
+def _check(item: NewPhoto) -> None:
+    if item.embedding is not None and item.bundle_key is None:
+        raise ValueError("an embedding needs the bundle_key that produced it")
+
+
+def _prediction_rows(
+    photo_id: int, bundle_label: str | None, decisions: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """Rows for one bulk INSERT: ORM objects per prediction cost more than the write."""
+    return [
+        {
+            "photo_id": photo_id,
+            "bundle": bundle_label or "",
+            "family": decision.family,
+            "label": suggestion.label,
+            "confidence": float(suggestion.confidence),
+            "rank": int(suggestion.rank),
+            "threshold": float(decision.threshold),
+        }
+        for decision in decisions
+        for suggestion in decision.ranked
+    ]
+
+
+def _embedding_row(photo_id: int, bundle_key: str, vector: np.ndarray) -> dict[str, Any]:
     array = np.ascontiguousarray(vector, dtype="<f4").reshape(-1)
-    return Embedding(
-        photo_id=photo_id, bundle_key=bundle_key, dim=int(array.size), vector=array.tobytes()
-    )
+    return {
+        "photo_id": photo_id,
+        "bundle_key": bundle_key,
+        "dim": int(array.size),
+        "vector": array.tobytes(),
+    }
