@@ -8,7 +8,6 @@ dry run is in training/gpu/README.md: it takes minutes on this CPU).
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -118,10 +117,22 @@ def test_pack_job_unpack_load(tmp_path: Path, tiny_backbone: str) -> None:
     assert json.loads((out / "metrics.json").read_text())["results"][tiny_backbone]["chosen"]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("imgsim") is None, reason="imgsim not installed")
-def test_imgsim_alias_and_strict_key_check(tmp_path: Path) -> None:
-    """imgsim's keys carry "module.pre." and a 2048->768 "fc": both handled, all else strict."""
+def test_imgsim_alias_loads_the_packaged_weights() -> None:
+    """`--weights imgsim` finds the file shipped in the imgsim package (a `train` extra)."""
     assert build_backbone("resnet50", 32, Path("imgsim")).spec.dim == 2048
+
+
+def test_prefixed_checkpoint_and_strict_key_check(tmp_path: Path) -> None:
+    """imgsim's layout ("module.pre." keys, a 2048->768 "fc") loads; anything else is refused."""
+    from torchvision.models import resnet50
+
+    state = {
+        f"module.pre.{k}": v for k, v in resnet50().state_dict().items() if not k.startswith("fc.")
+    }
+    state["module.pre.fc.weight"] = torch.zeros(768, 2048)
+    prefixed = tmp_path / "prefixed.pt"
+    torch.save(state, prefixed)
+    assert build_backbone("resnet50", 32, prefixed).spec.dim == 2048
     broken = tmp_path / "broken.pt"
     torch.save({"module.pre.conv1.weight": torch.zeros(64, 3, 7, 7)}, broken)
     with pytest.raises(BackboneError, match=r"missing \d+ keys"):
