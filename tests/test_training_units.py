@@ -12,7 +12,13 @@ pytestmark = pytest.mark.train
 
 from training.backbones import BackboneError, build_backbone  # noqa: E402
 from training.calibrate import threshold_for  # noqa: E402
-from training.datasets import DatasetError, Photo, load_csv, split  # noqa: E402
+from training.datasets import (  # noqa: E402
+    DatasetError,
+    Photo,
+    load_csv,
+    split,
+    with_extra_train,
+)
 from training.labelmaps import LabelMap, vocabulary  # noqa: E402
 
 
@@ -106,6 +112,24 @@ def test_split_is_seeded_stratified_and_disjoint() -> None:
     seen = [p.path for part in first.values() for p in part]
     assert len(seen) == len(set(seen)) == len(photos)
     assert {p.source for p in first["val"]} == {"shop", "home"}
+
+
+def test_extra_train_joins_training_only_and_drops_held_out_derivatives(tmp_path: Path) -> None:
+    photos = [Photo(Path(f"/cat/images/{i}.jpg"), "catalog", {"colour": "red"}) for i in range(40)]
+    parts = split(photos, seed=0)
+    held = parts["test"][0].path.stem
+    extra_csv = tmp_path / "labels.csv"
+    extra_csv.write_text(
+        f"image,colour,pattern,source\na.jpg,blue,floral,{parts['train'][0].path.stem}\n"
+        f"b.jpg,,polka dot,{held}\nc.jpg,navy,,\n",
+        encoding="utf-8",
+    )
+    extra = load_csv(extra_csv, source="synth")
+    assert [p.origin for p in extra] == [parts["train"][0].path.stem, held, ""]
+    joined, dropped = with_extra_train(parts, extra)
+    assert dropped == 1
+    assert joined["train"] == parts["train"] + [extra[0], extra[2]]
+    assert joined["val"] == parts["val"] and joined["test"] == parts["test"]
 
 
 def test_threshold_reaches_target_precision_at_most_coverage() -> None:

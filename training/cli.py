@@ -26,6 +26,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="labels CSV, dataset folder with labels.csv, or class-folder tree",
     )
+    parser.add_argument(
+        "--extra-train",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="photos for the training split only, same formats as --data (e.g. .cache/synth); "
+        "rows whose 'source' names a validation/test photo are dropped",
+    )
     parser.add_argument("--family", choices=FAMILIES, help="the family a class-folder tree labels")
     parser.add_argument("--backbone", choices=sorted(SPECS), default="efficientnet_lite2")
     parser.add_argument("--size", type=int, help="input side in pixels (default: the backbone's)")
@@ -117,6 +125,7 @@ def _config(args: argparse.Namespace, out: Path | None = None):
     return FitConfig(
         data=args.data,
         out=out or Path("unused"),
+        extra_train=args.extra_train,
         backbone=args.backbone,
         size=args.size,
         weights=args.weights,

@@ -32,12 +32,16 @@ class Photo:
     path: Path
     source: str
     labels: dict[str, str] = field(hash=False, compare=False)
+    # The photo this one was made from (a CSV's ``source`` column, e.g. a synthetic
+    # recolouring's catalog id), so derivatives of held-out photos stay out of training.
+    origin: str = field(default="", compare=False)
 
 
 def load_csv(csv_path: Path, source: str | None = None) -> list[Photo]:
     """A CSV with an ``image`` column (relative to the CSV) and one column per family.
 
     Empty cells are unknown. This is also the format the app exports corrections in.
+    An optional ``source`` column names the photo each image was derived from.
     """
     photos = []
     with csv_path.open(newline="", encoding="utf-8") as handle:
@@ -54,7 +58,12 @@ def load_csv(csv_path: Path, source: str | None = None) -> list[Photo]:
             labels = {f: row[f].strip() for f in families if (row.get(f) or "").strip()}
             if labels:
                 photos.append(
-                    Photo(csv_path.parent / row["image"], source or csv_path.stem, labels)
+                    Photo(
+                        csv_path.parent / row["image"],
+                        source or csv_path.stem,
+                        labels,
+                        (row.get("source") or "").strip(),
+                    )
                 )
     return photos
 
@@ -148,3 +157,17 @@ def split(
         parts["test"] += group[n_val : n_val + n_test]
         parts["train"] += group[n_val + n_test :]
     return parts
+
+
+def with_extra_train(
+    parts: dict[str, list[Photo]], extra: Sequence[Photo]
+) -> tuple[dict[str, list[Photo]], int]:
+    """Add ``extra`` photos to the training split only, leaving the real split unchanged.
+
+    An extra photo derived from a validation or test photo (its ``origin`` is that photo's
+    file name without suffix; catalog files are named by id) is dropped: training on a
+    recolouring of a held-out photo would leak it. Returns the new parts and the count dropped.
+    """
+    held_out = {p.path.stem for name in ("val", "test") for p in parts[name]}
+    kept = [p for p in extra if p.origin not in held_out]
+    return {**parts, "train": parts["train"] + kept}, len(extra) - len(kept)

@@ -15,7 +15,7 @@ from app.core.decode import open_photo, preprocess
 from training.backbones import build_backbone
 from training.calibrate import at_threshold, threshold_for
 from training.colour import ColourDescriptor
-from training.datasets import Photo, family_labels, load_data, split
+from training.datasets import Photo, family_labels, load_data, split, with_extra_train
 from training.export import (
     export_onnx,
     manifest_for,
@@ -46,6 +46,8 @@ class FitConfig:
 
     data: Sequence[Path]
     out: Path
+    # Training-only photos (e.g. synthetic recolourings); they never change the real split.
+    extra_train: Sequence[Path] = ()
     backbone: str = "efficientnet_lite2"
     size: int | None = None
     weights: Path | None = None
@@ -84,6 +86,11 @@ def prepare(config: FitConfig) -> Prepared:
     """Load and split the photos, extract (or read cached) features for every split."""
     photos = load_data(config.data, config.folder_family)
     parts = split(photos, config.seed)
+    if config.extra_train:
+        extra = load_data(config.extra_train, config.folder_family)
+        parts, dropped = with_extra_train(parts, extra)
+        photos = photos + extra
+        print(f"extra training photos: {len(extra) - dropped} ({dropped} made from held-out ones)")
     labels = {f: names for f, names in family_labels(parts["train"]).items() if len(names) >= 2}
     pre = preprocessing_for(config.backbone, config.size)
     descriptor = ColourDescriptor(pre.size[0], pre.mean, pre.std)
@@ -201,6 +208,7 @@ def write_bundle(
         raise RuntimeError(f"{folder / 'model.onnx'}: onnxruntime differs from torch by {error}.")
     provenance = {
         "data": [str(p) for p in config.data],
+        "extra_train": [str(p) for p in config.extra_train],
         "command": config.command,
         "recipe": config.recipe.as_dict(),
         "parity_max_abs_diff": error,
