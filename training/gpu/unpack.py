@@ -81,8 +81,13 @@ def unpack(
     report: Path | None = None,
     seed: int = 0,
 ) -> dict:
-    """Write the bundle folder ``out``; return thresholds, validation metrics, quantization."""
-    net, summary, entry = load_net(results, backbone, embedding_weights or {})
+    """Write the bundle folder ``out``; return thresholds, validation metrics, quantization.
+
+    ``embedding_weights`` defaults to ``vitrina-train fit``'s (colour 1.5, sleeve 0.5).
+    """
+    if embedding_weights is None:
+        embedding_weights = dict(DEFAULT_EMBEDDING_WEIGHTS)
+    net, summary, entry = load_net(results, backbone, embedding_weights)
     labels = {f: tuple(n) for f, n in summary["labels"].items()}
     photos = load_data(data)
     parts = split(photos, seed)
@@ -105,7 +110,7 @@ def unpack(
         recipe=Recipe(**summary["recipe"]),
         name=name or f"vitrina-{backbone.replace('_', '-')}",
         version=version,
-        embedding_weights=embedding_weights or {},
+        embedding_weights=embedding_weights,
         command="python -m training.gpu.unpack " + shlex.join(sys.argv[1:]),
     )
     sample = np.stack(
