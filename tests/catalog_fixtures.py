@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,33 +18,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app.core.catalog import Catalog
+from app.core.tagging import FamilyDecision as Decision
+from app.core.tagging import Suggestion
 
 PG_ENV = "VITRINA_TEST_PG_URL"
 BACKENDS = ("sqlite", pytest.param("postgresql", marks=pytest.mark.postgres))
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    label: str
-    confidence: float
-    rank: int
-
-
-@dataclass(frozen=True)
-class Decision:
-    """Duck-typed like tagging.FamilyDecision: the catalog must not need the real one."""
-
-    family: str
-    threshold: float
-    ranked: tuple[Suggestion, ...]
-
-    @property
-    def top(self) -> Suggestion:
-        return self.ranked[0]
-
-    @property
-    def confident(self) -> bool:
-        return self.top.confidence >= self.threshold
 
 
 def decision(family: str, threshold: float, *labelled: tuple[str, float]) -> Decision:
