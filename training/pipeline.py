@@ -148,16 +148,21 @@ def validation_scores(
         if len(rows) == 0:
             continue
         probs = predict(heads[family], prepared.inputs[split_name].for_family(family)[rows])
-        ranked = np.argsort(-probs, axis=1)
-        result[family] = {
-            "confidence": probs.max(axis=1),
-            "correct": ranked[:, 0] == y,
-            "top3": (ranked[:, :3] == y[:, None]).any(axis=1),
-            "sources": [photos[i].source for i in rows],
-            "y": y,
-            "pred": ranked[:, 0],
-        }
+        result[family] = _scores(probs, y, [photos[i].source for i in rows])
     return result
+
+
+def _scores(probs: np.ndarray, y: np.ndarray, sources: list[str]) -> dict:
+    """What calibration and the reports read off one family's probabilities."""
+    ranked = np.argsort(-probs, axis=1)
+    return {
+        "confidence": probs.max(axis=1),
+        "correct": ranked[:, 0] == y,
+        "top3": (ranked[:, :3] == y[:, None]).any(axis=1),
+        "sources": sources,
+        "y": y,
+        "pred": ranked[:, 0],
+    }
 
 
 def calibrate(scores: dict[str, dict], target: float, split_name: str) -> dict[str, dict]:
@@ -316,13 +321,5 @@ def finetuned_scores(net: VitrinaNet, prepared: Prepared, pre) -> dict[str, dict
     for family in net.families:
         all_probs = np.concatenate(probs[family])
         rows, y = encoded(photos, family, prepared.labels[family])
-        ranked = np.argsort(-all_probs[rows], axis=1)
-        result[family] = {
-            "confidence": all_probs[rows].max(axis=1),
-            "correct": ranked[:, 0] == y,
-            "top3": (ranked[:, :3] == y[:, None]).any(axis=1),
-            "sources": [photos[i].source for i in rows],
-            "y": y,
-            "pred": ranked[:, 0],
-        }
+        result[family] = _scores(all_probs[rows], y, [photos[i].source for i in rows])
     return result
