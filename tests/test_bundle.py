@@ -13,7 +13,7 @@ from onnx import TensorProto, helper
 from PIL import Image
 from tinybundle import label_colour, make_tiny_bundle, solid_image_array
 
-from app.core.bundle import Bundle, BundleSet, load_bundle
+from app.core.bundle import Bundle, BundleSet, Gate, load_bundle
 from app.core.errors import BundleError
 
 
@@ -208,6 +208,50 @@ def test_manifest_problems_are_named(tiny_bundle: Path, change, problem: str) ->
         load_bundle(tiny_bundle)
     assert problem in str(info.value)
     assert str(info.value).startswith(str(tiny_bundle / "manifest.json"))
+
+
+def test_gate_is_parsed(tmp_path: Path) -> None:
+    gate = {"family": "category", "labels": ["t-shirt", "dress"]}
+    bundle = load_bundle(make_tiny_bundle(tmp_path / "gated", applies_to={"colour": gate}))
+    category, colour = bundle.families
+    assert category.applies_to is None
+    assert colour.applies_to == Gate("category", frozenset({"t-shirt", "dress"}))
+
+
+@pytest.mark.parametrize(
+    ("gates", "problem"),
+    [
+        ({"colour": ["category"]}, '"applies_to" must be an object'),
+        ({"colour": {"family": "sleeve", "labels": ["t-shirt"]}}, 'names family "sleeve"'),
+        ({"colour": {"family": "category", "labels": ["hat"]}}, "lists labels ['hat']"),
+        ({"colour": {"family": "category", "labels": []}}, "non-empty list of label strings"),
+        ({"colour": {"family": "colour", "labels": ["red"]}}, "names the family itself"),
+        (
+            {
+                "colour": {"family": "category", "labels": ["dress"]},
+                "category": {"family": "colour", "labels": ["red"]},
+            },
+            "gates in a cycle",
+        ),
+    ],
+)
+def test_bad_gates_are_named(tmp_path: Path, gates: dict, problem: str) -> None:
+    with pytest.raises(BundleError) as info:
+        load_bundle(make_tiny_bundle(tmp_path / "gated", applies_to=gates))
+    assert problem in str(info.value)
+    assert str(info.value).startswith(str(tmp_path / "gated" / "manifest.json"))
+
+
+def test_set_gate_may_name_another_members_family(tiny_set_bundle: Path) -> None:
+    def gate(labels: list[str]):
+        gate = {"family": "category", "labels": labels}
+        return lambda m: m["families"][0].update(applies_to=gate)
+
+    edit_manifest(tiny_set_bundle / "colour", gate(["dress"]))
+    assert load_bundle(tiny_set_bundle).families[1].applies_to.family == "category"
+    edit_manifest(tiny_set_bundle / "colour", gate(["hat"]))
+    with pytest.raises(BundleError, match=r"lists labels \['hat'\]"):
+        load_bundle(tiny_set_bundle)
 
 
 def test_set_with_missing_member(tiny_set_bundle: Path) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.core.bundle import Family
+from app.core.bundle import Family, Gate
 from app.core.errors import VitrinaError
-from app.core.tagging import confident_share, decide, effective_thresholds
+from app.core.tagging import confident_share, decide, effective_thresholds, gate_holds
 
 FAMILIES = (
     Family("category", "probs_category", ("t-shirt", "pants", "shoes", "dress"), 0.6),
@@ -71,3 +71,53 @@ def test_confident_share() -> None:
     assert confident_share(values, 0.6) == pytest.approx(0.6)
     assert confident_share(values, 0.0) == 1.0
     assert confident_share(np.array([]), 0.5) == 0.0
+
+
+GATED = (
+    *FAMILIES,
+    Family(
+        "sleeve",
+        "probs_sleeve",
+        ("short", "long"),
+        0.5,
+        applies_to=Gate("category", frozenset({"t-shirt", "dress"})),
+    ),
+    Family(
+        "neckline",
+        "probs_neckline",
+        ("round", "v"),
+        0.5,
+        applies_to=Gate("sleeve", frozenset({"short", "long"})),
+    ),
+)
+GATED_PROBS = {
+    **PROBS,
+    "sleeve": np.array([0.2, 0.8], dtype=np.float32),
+    "neckline": np.array([0.6, 0.4], dtype=np.float32),
+}
+
+
+def test_gated_family_is_left_out_when_its_gate_fails() -> None:
+    # category's top is "pants": no sleeve, and so no neckline (gated by sleeve) either
+    assert [d.family for d in decide(GATED_PROBS, GATED)] == ["category", "colour"]
+
+
+def test_gated_family_is_kept_when_its_gate_holds() -> None:
+    probs = {**GATED_PROBS, "category": np.array([0.1, 0.2, 0.0, 0.7], dtype=np.float32)}
+    decisions = decide(probs, GATED)
+    assert [d.family for d in decisions] == ["category", "colour", "sleeve", "neckline"]
+    assert decisions[2].top.label == "long"
+
+
+def test_gate_reads_the_top_label_even_when_uncertain() -> None:
+    probs = {**GATED_PROBS, "category": np.array([0.4, 0.3, 0.2, 0.1], dtype=np.float32)}
+    category, *_, sleeve, _neckline = decide(probs, GATED)
+    assert not category.confident and sleeve.family == "sleeve"
+
+
+def test_gate_holds_on_a_chosen_label_and_when_unknown() -> None:
+    sleeve = GATED[2]
+    assert gate_holds(sleeve, {"category": "dress"})
+    assert not gate_holds(sleeve, {"category": "shoes"})
+    assert gate_holds(sleeve, {})  # unknown category: a reviewer may still fill it in
+    assert gate_holds(FAMILIES[0], {})

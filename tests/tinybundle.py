@@ -120,9 +120,14 @@ def make_manifest(
     name: str = "tiny",
     version: str = "1",
     thresholds: Mapping[str, float] | None = None,
+    applies_to: Mapping[str, dict] | None = None,
 ) -> dict:
-    """A model-bundle manifest (docs/bundle.md) matching :func:`build_model`."""
+    """A model-bundle manifest (docs/bundle.md) matching :func:`build_model`.
+
+    ``applies_to`` maps a family to its gate, written as given (so tests can break it).
+    """
     thresholds = thresholds or {}
+    applies_to = applies_to or {}
     manifest: dict = {
         "format": "vitrina-bundle",
         "format_version": 1,
@@ -147,6 +152,7 @@ def make_manifest(
                 "labels": list(labels),
                 "threshold": thresholds.get(fam, 0.5),
                 "calibration": {"target_precision": 0.9, "split": "tiny test bundle"},
+                **({"applies_to": applies_to[fam]} if fam in applies_to else {}),
             }
             for fam, labels in families.items()
         ],
@@ -175,6 +181,7 @@ def make_tiny_bundle(
     fixed_batch: bool = False,
     thresholds: Mapping[str, float] | None = None,
     seed: int = 0,
+    applies_to: Mapping[str, dict] | None = None,
 ) -> Path:
     """Write ``model.onnx`` + ``manifest.json`` into ``directory`` and return the folder.
 
@@ -185,7 +192,9 @@ def make_tiny_bundle(
     directory.mkdir(parents=True, exist_ok=True)
     model = build_model(families, dim, size, layout, fixed_batch, seed)
     onnx.save(model, directory / "model.onnx")
-    manifest = make_manifest(families, dim, size, resize, layout, name, version, thresholds)
+    manifest = make_manifest(
+        families, dim, size, resize, layout, name, version, thresholds, applies_to
+    )
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return directory
 

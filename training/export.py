@@ -14,6 +14,7 @@ import onnxruntime as ort
 import torch
 
 from app.core.bundle import Preprocessing
+from training.labelmaps import gates
 from training.network import VitrinaNet
 
 OPSET = 17
@@ -66,6 +67,19 @@ def code_version() -> str:
     return f"git {sha}"
 
 
+def _gate(family: str, labels: dict[str, Sequence[str]]) -> dict | None:
+    """The family's ``applies_to`` from families.json, kept to the labels this bundle has.
+
+    Left out when the gating family is not in the bundle (a single-family export): the app
+    refuses a gate naming a family it cannot see.
+    """
+    gate = gates().get(family)
+    if gate is None or gate["family"] not in labels:
+        return None
+    kept = [x for x in labels[gate["family"]] if x in gate["labels"]]
+    return {"family": gate["family"], "labels": kept} if kept else None
+
+
 def manifest_for(
     name: str,
     version: str,
@@ -82,15 +96,17 @@ def manifest_for(
     for family, names in labels.items():
         calibration = dict(thresholds.get(family, {}))
         threshold = float(calibration.pop("threshold", 0.5))
-        families.append(
-            {
-                "name": family,
-                "output": f"probs_{family}",
-                "labels": list(names),
-                "threshold": round(threshold, 4),
-                "calibration": calibration,
-            }
-        )
+        entry = {
+            "name": family,
+            "output": f"probs_{family}",
+            "labels": list(names),
+            "threshold": round(threshold, 4),
+            "calibration": calibration,
+        }
+        gate = _gate(family, labels)
+        if gate:
+            entry["applies_to"] = gate
+        families.append(entry)
     return {
         "format": "vitrina-bundle",
         "format_version": 1,

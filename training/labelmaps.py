@@ -21,6 +21,13 @@ def vocabulary() -> dict[str, tuple[str, ...]]:
     return {name: tuple(labels) for name, labels in data["families"].items()}
 
 
+@cache
+def gates() -> dict[str, dict]:
+    """Family -> its ``applies_to`` gate (docs/bundle.md), from ``families.json``."""
+    data = json.loads((LABELMAP_DIR / "families.json").read_text(encoding="utf-8"))
+    return data.get("applies_to", {})
+
+
 @dataclass(frozen=True)
 class LabelMap:
     """One source's mapping, loaded from ``labelmaps/<name>.json``."""

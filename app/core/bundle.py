@@ -49,6 +49,15 @@ class Preprocessing:
 
 
 @dataclass(frozen=True)
+class Gate:
+    """``applies_to``: the family only makes sense when ``family``'s top label is in ``labels``
+    (a sleeve length for shoes is nonsense)."""
+
+    family: str
+    labels: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Family:
     """A tag family: one output of the graph, its labels and its calibrated threshold."""
 
@@ -57,6 +66,7 @@ class Family:
     labels: tuple[str, ...]
     threshold: float
     calibration: dict = field(default_factory=dict, compare=False, hash=False)
+    applies_to: Gate | None = None
 
 
 @dataclass(frozen=True)
@@ -154,7 +164,45 @@ def _parse_family(data: Any, index: int) -> Family:
     )
     calibration = data.get("calibration", {})
     _need(isinstance(calibration, dict), f'{where}"calibration" must be an object')
-    return Family(name, output, tuple(labels), float(threshold), calibration)
+    return Family(
+        name, output, tuple(labels), float(threshold), calibration, _parse_gate(data, where)
+    )
+
+
+def _parse_gate(data: dict, where: str) -> Gate | None:
+    gate = data.get("applies_to")
+    if gate is None:
+        return None
+    _need(isinstance(gate, dict), f'{where}"applies_to" must be an object')
+    family = _text(gate, "family", f"{where}applies_to.")
+    labels = gate.get("labels")
+    _need(
+        isinstance(labels, list) and labels and all(isinstance(x, str) and x for x in labels),
+        f'{where}"applies_to.labels" must be a non-empty list of label strings',
+    )
+    return Gate(family, frozenset(labels))
+
+
+def _check_gates(families: Sequence[Family]) -> None:
+    """Every ``applies_to`` names another family of the bundle and labels it has, without cycles."""
+    by_name = {f.name: f for f in families}
+    gated = [(f, f.applies_to, f'family "{f.name}" applies_to') for f in families if f.applies_to]
+    for family, gate, where in gated:
+        _need(gate.family != family.name, f"{where} names the family itself")
+        _need(
+            gate.family in by_name,
+            f'{where} names family "{gate.family}", which the bundle does not have '
+            f"(it has {sorted(by_name)})",
+        )
+        unknown = sorted(gate.labels - set(by_name[gate.family].labels))
+        _need(not unknown, f'{where} lists labels {unknown} that family "{gate.family}" lacks')
+    for family, gate, where in gated:
+        chain = [family.name]
+        while gate is not None:
+            cycle = " -> ".join([*chain, gate.family])
+            _need(gate.family not in chain, f"{where} gates in a cycle: {cycle}")
+            chain.append(gate.family)
+            gate = by_name[gate.family].applies_to
 
 
 def _parse_embedding(data: Any) -> EmbeddingSpec | None:
@@ -252,12 +300,21 @@ def _fixed(dim: Any) -> int | None:
 
 
 class Bundle:
-    """One ONNX graph and its manifest, with the one shared onnxruntime session."""
+    """One ONNX graph and its manifest, with the one shared onnxruntime session.
+
+    ``check_gates=False`` is for set members, whose gates may name another member's family;
+    the set checks them over all its families.
+    """
 
     kind = "model"
 
     def __init__(
-        self, path: Path, manifest: dict, manifest_path: Path, threads: int | None = None
+        self,
+        path: Path,
+        manifest: dict,
+        manifest_path: Path,
+        threads: int | None = None,
+        check_gates: bool = True,
     ) -> None:
         self.path = path
         self.manifest = manifest
@@ -273,6 +330,8 @@ class Bundle:
             self.families = tuple(_parse_family(f, i) for i, f in enumerate(families))
             names = [f.name for f in self.families]
             _need(len(set(names)) == len(names), f"family names repeat: {names}")
+            if check_gates:
+                _check_gates(self.families)
             self.embedding = _parse_embedding(manifest.get("embedding"))
         except _Problem as exc:
             raise BundleError(f"{manifest_path}: {exc}. {FIX_HINT}") from None
@@ -428,6 +487,10 @@ class BundleSet:
         names = [f.name for f in self.families]
         if len(set(names)) != len(names):
             raise BundleError(f"{manifest_path}: members repeat family names {names}. {FIX_HINT}")
+        try:
+            _check_gates(self.families)
+        except _Problem as exc:
+            raise BundleError(f"{manifest_path}: {exc}. {FIX_HINT}") from None
         dims = [m.embedding.dim for m in self.members if m.embedding]
         self.embedding = (
             EmbeddingSpec(
@@ -475,7 +538,7 @@ def _load_member(folder: Path, set_manifest: Path, threads: int | None) -> Bundl
             f'{manifest_path}: a set member must be of kind "model", not '
             f"{manifest.get('kind')!r}. Flatten the nested set."
         )
-    return Bundle(folder, manifest, manifest_path, threads)
+    return Bundle(folder, manifest, manifest_path, threads, check_gates=False)
 
 
 def load_bundle(path: Path | str, threads: int | None = None) -> Bundle | BundleSet:

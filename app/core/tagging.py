@@ -1,7 +1,9 @@
 """THE place a tag is decided: ranked suggestions per family, confident or uncertain.
 
 A top label below its family's threshold is *uncertain*: it is kept and shown as a
-suggestion for review, never dropped. Widgets and the CLI ask this module, not a number.
+suggestion for review, never dropped. A family gated by ``applies_to`` (docs/bundle.md)
+whose gate does not hold is left out: no sleeve length for shoes. Widgets and the CLI
+ask this module, not a number.
 """
 
 from __future__ import annotations
@@ -59,15 +61,31 @@ def effective_thresholds(
     return {f.name: float(overrides.get(f.name, f.threshold)) for f in families}
 
 
+def gate_holds(family: Family, chosen: Mapping[str, str]) -> bool:
+    """Whether ``family`` applies, given the chosen label per family.
+
+    Ungated families always apply; so does a gated one whose gating family has no chosen
+    label yet (unknown is not "not applicable", so a reviewer can still fill it in).
+    """
+    gate = family.applies_to
+    if gate is None or gate.family not in chosen:
+        return True
+    return chosen[gate.family] in gate.labels
+
+
 def decide(
     probabilities: Mapping[str, np.ndarray],
     families: Sequence[Family],
     overrides: Mapping[str, float] | None = None,
     top_k: int = 3,
 ) -> list[FamilyDecision]:
-    """Rank each family's labels for one photo; ``top_k <= 0`` keeps every label."""
+    """Rank each family's labels for one photo; ``top_k <= 0`` keeps every label.
+
+    A gated family is left out unless its gating family is kept and the gating family's
+    top label is one the gate lists.
+    """
     thresholds = effective_thresholds(families, overrides)
-    decisions = []
+    ranked_by_family = {}
     for family in families:
         probs = np.asarray(probabilities[family.name], dtype=np.float64).reshape(-1)
         if probs.shape[0] != len(family.labels):
@@ -78,12 +96,22 @@ def decide(
         order = np.argsort(-probs, kind="stable")
         if top_k > 0:
             order = order[:top_k]
-        ranked = tuple(
+        ranked_by_family[family.name] = tuple(
             Suggestion(family.labels[i], float(probs[i]), rank)
             for rank, i in enumerate(order, start=1)
         )
-        decisions.append(FamilyDecision(family.name, thresholds[family.name], ranked))
-    return decisions
+    by_name = {f.name: f for f in families}
+    tops = {name: ranked[0].label for name, ranked in ranked_by_family.items()}
+
+    def applies(family: Family) -> bool:
+        gate = family.applies_to
+        return gate is None or (applies(by_name[gate.family]) and gate_holds(family, tops))
+
+    return [
+        FamilyDecision(f.name, thresholds[f.name], ranked_by_family[f.name])
+        for f in families
+        if applies(f)
+    ]
 
 
 def confident_share(confidences: np.ndarray, threshold: float) -> float:

@@ -108,9 +108,8 @@ def load_review(
     catalog: Catalog, photo_id: int, families: Sequence[Family], overrides: Mapping[str, float]
 ) -> PhotoReview:
     photo = catalog.get_photo(photo_id)
-    labels = {f.name: f.labels for f in families}
     review = build_review(
-        photo, catalog.predictions(photo_id), catalog.tags(photo_id), labels, overrides
+        photo, catalog.predictions(photo_id), catalog.tags(photo_id), families, overrides
     )
     versions = {
         f.family: catalog.tag_version(photo_id, f.family) for f in review.families if f.tag is None

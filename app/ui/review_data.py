@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from app.core.bundle import Family
     from app.core.catalog.rows import PhotoRow, PredictionRow, TagRow
     from app.core.tagging import FamilyDecision
 
@@ -91,21 +92,34 @@ def build_review(
     photo: PhotoRow,
     predictions: Sequence[PredictionRow],
     tags: Sequence[TagRow],
-    family_labels: Mapping[str, Sequence[str]],
+    families: Sequence[Family],
     overrides: Mapping[str, float],
 ) -> PhotoReview:
-    """Families in bundle order, then any family only the stored predictions or tags know."""
+    """Families in bundle order, then any family only the stored predictions or tags know.
+
+    A bundle family with nothing stored whose ``applies_to`` gate fails for this photo's
+    accepted (else suggested) label is left out: shoes get no sleeve row.
+    """
+    from app.core.tagging import gate_holds
+
     decisions = decisions_from_predictions(predictions, overrides)
     slots = {t.family: t for t in tags if t.family is not None}
+    chosen = {name: d.top.label for name, d in decisions.items()}
+    chosen.update({name: t.value for name, t in slots.items() if t.status == "accepted"})
+    family_labels = {
+        f.name: f.labels
+        for f in families
+        if f.name in decisions or f.name in slots or gate_holds(f, chosen)
+    }
     names = list(family_labels)
     names += [f for f in decisions if f not in names]
     names += [f for f in slots if f not in names]
-    families = []
+    rows = []
     for name in names:
         decision = decisions.get(name)
         labels = tuple(family_labels.get(name, ()))
         if not labels and decision is not None:
             labels = tuple(s.label for s in decision.ranked)
-        families.append(FamilyReview(name, labels, decision, slots.get(name)))
+        rows.append(FamilyReview(name, labels, decision, slots.get(name)))
     free = tuple(t for t in tags if t.family is None and t.status == "accepted")
-    return PhotoReview(photo, tuple(families), free)
+    return PhotoReview(photo, tuple(rows), free)
