@@ -101,6 +101,28 @@ def test_generic_csv_needs_image_and_a_family(tmp_path: Path) -> None:
     assert len(photos) == 1 and photos[0].labels == {"colour": "red"}
 
 
+def test_corrections_exported_by_the_app_load_as_training_data(
+    tmp_path: Path, tiny_bundle: Path, photos_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.core.context import AppContext
+    from app.core.export import export_catalog
+    from app.core.importer import import_paths
+
+    monkeypatch.setenv("VITRINA_HOME", str(tmp_path / "home"))
+    with AppContext.open(tmp_path / "catalog.sqlite", tiny_bundle) as ctx:
+        first, second = import_paths([photos_dir], ctx).added[:2]
+        ctx.catalog.set_tag(first, "colour", "red", "staff")
+        ctx.catalog.set_tag(second, "category", "dress", "staff")
+        exported = tmp_path / "corrections.csv"
+        export_catalog(ctx.catalog, "csv", True, exported)
+        paths = {ctx.catalog.get_photo(i).path: i for i in (first, second)}
+    photos = {str(p.path): p.labels for p in load_csv(exported)}
+    assert photos == {
+        path: ({"colour": "red"} if i == first else {"category": "dress"})
+        for path, i in paths.items()
+    }
+
+
 def test_split_is_seeded_stratified_and_disjoint() -> None:
     photos = [
         Photo(Path(f"/x/{s}{i}.jpg"), s, {"category": "a" if i % 3 else "b"})

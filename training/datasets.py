@@ -40,15 +40,17 @@ class Photo:
 def load_csv(csv_path: Path, source: str | None = None) -> list[Photo]:
     """A CSV with an ``image`` column (relative to the CSV) and one column per family.
 
-    Empty cells are unknown. This is also the format the app exports corrections in.
+    Empty cells are unknown. ``vitrina export --format csv --accepted-only`` writes this
+    format with a ``path`` column instead, so staff corrections train as they are.
     An optional ``source`` column names the photo each image was derived from.
     """
     photos = []
     with csv_path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         header = reader.fieldnames or []
-        if "image" not in header:
-            raise DatasetError(f"{csv_path}: needs an 'image' column; it has {header}.")
+        column = next((c for c in ("image", "path") if c in header), None)
+        if column is None:
+            raise DatasetError(f"{csv_path}: needs an 'image' or 'path' column; it has {header}.")
         families = [f for f in header if f in FAMILIES]
         if not families:
             raise DatasetError(
@@ -59,7 +61,7 @@ def load_csv(csv_path: Path, source: str | None = None) -> list[Photo]:
             if labels:
                 photos.append(
                     Photo(
-                        csv_path.parent / row["image"],
+                        csv_path.parent / row[column],
                         source or csv_path.stem,
                         labels,
                         (row.get("source") or "").strip(),
