@@ -39,3 +39,24 @@ def photos_dir(tmp_path: Path) -> Path:
     for photo in sorted(DATA_DIR.glob("*.jpg")):
         shutil.copy2(photo, target / photo.name)
     return target
+
+
+@pytest.fixture
+def lock(monkeypatch: pytest.MonkeyPatch):
+    """Make a file unreadable, also for root (who reads mode-0 files): reads raise EACCES."""
+    real_open = Path.open
+    locked: set[Path] = set()
+
+    def guarded_open(self: Path, *args, **kwargs):
+        if self.resolve() in locked:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    def lock_file(path: Path) -> Path:
+        path.chmod(0)
+        if os.geteuid() == 0:
+            locked.add(path.resolve())
+            monkeypatch.setattr(Path, "open", guarded_open)
+        return path
+
+    return lock_file

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -100,11 +99,10 @@ def test_bad_files_are_collected_and_the_batch_goes_on(ctx: AppContext, photos_d
     assert len(report.added) >= 8
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_file_is_a_failure(ctx: AppContext, photos_dir: Path) -> None:
+def test_unreadable_file_is_a_failure(ctx: AppContext, photos_dir: Path, lock) -> None:
     locked = photos_dir / "locked.jpg"
     shutil.copy(photos_dir / "hat.jpg", locked)
-    locked.chmod(0)
+    lock(locked)
     report = import_paths([locked], ctx)
     assert [f.path for f in report.failures] == [locked]
 
