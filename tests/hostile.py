@@ -193,7 +193,7 @@ FILES: dict[str, tuple[Callable[[], bytes], Expected]] = {
     "中文照片.png": (lambda: encode(photo(45, 40), "PNG"), IMPORTED),
     "emoji 📷👗.jpg": (lambda: encode(photo(46, 40), "JPEG"), IMPORTED),
     "-starts-with-dash.jpg": (lambda: encode(photo(47, 40), "JPEG"), IMPORTED),
-    "quote's \"and\" %s $HOME.jpg": (lambda: encode(photo(48, 40), "JPEG"), IMPORTED),
+    'quote\'s "and" %s $HOME.jpg': (lambda: encode(photo(48, 40), "JPEG"), IMPORTED),
     "new\nline.jpg": (lambda: encode(photo(49, 40), "JPEG"), IMPORTED),
     "e\u0301-decomposed.jpg": (lambda: encode(photo(51, 40), "JPEG"), IMPORTED),
     "l" * 240 + ".jpg": (lambda: encode(photo(52, 40), "JPEG"), IMPORTED),

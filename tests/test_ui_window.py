@@ -195,4 +195,3 @@ def test_stall_probe_sees_a_blocked_event_loop(qtbot):
     QTimer.singleShot(20, lambda: time.sleep(0.12))
     qtbot.waitUntil(lambda: probe.ticks > 30, timeout=5000)
     assert probe.stop() >= 100
-
