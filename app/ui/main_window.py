@@ -8,6 +8,7 @@ app.core in catalog_session.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -200,6 +201,10 @@ class MainWindow(QMainWindow):
         self.refresh_stats()
         self.refresh_shares()
         self.grid.setFocus()
+        # The ~100k objects of the libraries and the bundle live as long as the catalog;
+        # left to the GC, every full collection walks them all (~100 ms holding the GIL,
+        # often from an import thread), which froze the window during imports.
+        gc.freeze()
         self.opened.emit()
 
     def _open_failed(self, message: str) -> None:
@@ -222,6 +227,7 @@ class MainWindow(QMainWindow):
         self.model.shutdown()
         self.ctx.close()
         self.ctx = None
+        gc.unfreeze()  # let the GC reclaim what the closed catalog leaves behind
 
     # --- grid, filters, thresholds ---------------------------------------------------
     def photo_filter(self) -> object:
