@@ -37,6 +37,7 @@ from app.ui.catalog_session import CatalogGrid, OpenedCatalog
 from app.ui.errors import ErrorReporter
 from app.ui.failures_panel import FailuresPanel
 from app.ui.file_actions import FileActions
+from app.ui.file_drops import accept_file_drags, local_files
 from app.ui.filter_bar import FilterBar
 from app.ui.import_controller import ImportController, summary
 from app.ui.import_progress import ImportProgress
@@ -45,7 +46,7 @@ from app.ui.review_controller import ReviewController
 from app.ui.review_panel import ReviewPanel
 from app.ui.settings import Settings
 from app.ui.shortcuts import show_shortcuts
-from app.ui.similar_strip import SimilarStrip, local_files
+from app.ui.similar_strip import SimilarStrip
 from app.ui.threshold_panel import ThresholdPanel
 from app.ui.thumbnail_cache import ThumbnailCache
 from app.ui.window_menus import WindowMenus
@@ -292,14 +293,10 @@ class MainWindow(QMainWindow):
 
     # --- import ----------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if local_files(event):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        accept_file_drags(event)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if local_files(event):
-            event.acceptProposedAction()
+        accept_file_drags(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
         paths = local_files(event)

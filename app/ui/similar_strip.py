@@ -14,6 +14,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import QLabel, QListView, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
+from app.ui.file_drops import accept_file_drags, local_files
 from app.ui.thumbnail_cache import ThumbnailCache
 
 IdRole = Qt.ItemDataRole.UserRole + 1
@@ -27,13 +28,6 @@ class Neighbour:
     similarity: float
 
 
-def local_files(event: QDropEvent | QDragEnterEvent | QDragMoveEvent) -> list[Path]:
-    mime = event.mimeData()
-    if not mime.hasUrls():
-        return []
-    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
-
-
 class SimilarList(QListWidget):
     """The horizontal list itself; takes drops of outside photos."""
 
@@ -45,16 +39,10 @@ class SimilarList(QListWidget):
         self.setDragEnabled(False)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if local_files(event):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        accept_file_drags(event)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if local_files(event):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        accept_file_drags(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
         files = [f for f in local_files(event) if f.is_file()]
