@@ -132,20 +132,13 @@ def test_damaged_index_is_rebuilt_with_a_message(
     assert "Rebuilding it now" in err and "Traceback" not in err
 
 
-def test_window_opens_with_a_broken_bundle(tiny_bundle: Path, tmp_path: Path, qtbot) -> None:
-    from app.ui.errors import ErrorReporter
-    from app.ui.main_window import MainWindow
-    from app.ui.settings import Settings, use_settings_dir
+def test_window_opens_with_a_broken_bundle(tiny_bundle: Path, home: Path, qtbot) -> None:
+    from ui_helpers import open_window
 
     _garbage_model(tiny_bundle)
-    use_settings_dir(tmp_path / "settings")
-    reporter = ErrorReporter()
-    reporter.quiet = True
-    window = MainWindow(Settings(), reporter)
-    qtbot.addWidget(window)
-    with qtbot.waitSignal(window.opened, timeout=30_000):
-        window.open_catalog(str(tmp_path / "c.db"), str(tiny_bundle))
+    window = open_window(qtbot, home / "c.db", tiny_bundle)
+    reporter = window.reporter
     assert window.ctx is not None
-    assert not window.import_paths([tmp_path])
+    assert not window.import_paths([home])
     assert reporter.messages == []
     shutil.rmtree(tiny_bundle)

@@ -169,20 +169,12 @@ def test_cli_subprocess(
 
 
 def test_window_import(
-    corpus: tuple[Path, dict[str, Expected]], tiny_bundle: Path, tmp_path: Path, qtbot
+    corpus: tuple[Path, dict[str, Expected]], tiny_bundle: Path, home: Path, qtbot
 ) -> None:
-    from app.ui.errors import ErrorReporter
-    from app.ui.main_window import MainWindow
-    from app.ui.settings import Settings, use_settings_dir
+    from ui_helpers import open_window
 
     folder, expected = corpus
-    use_settings_dir(tmp_path / "settings")
-    reporter = ErrorReporter()
-    reporter.quiet = True
-    window = MainWindow(Settings(), reporter)
-    qtbot.addWidget(window)
-    with qtbot.waitSignal(window.opened, timeout=30_000):
-        window.open_catalog(str(tmp_path / "catalog.db"), str(tiny_bundle))
+    window = open_window(qtbot, home / "catalog.db", tiny_bundle)
     with qtbot.waitSignal(window.import_finished, timeout=120_000) as finished:
         assert window.import_paths([folder])
     report = finished.args[0]
@@ -194,7 +186,7 @@ def test_window_import(
             qt_text = str(folder / name).encode("utf-8", "ignore").decode()  # Qt drops surrogates
             reason = shown_rows[qt_text]
             assert want.reason.lower() in reason.lower(), (name, reason)
-    assert reporter.messages == []
+    assert window.reporter.messages == []
     good = sum(e.status == "imported" for e in expected.values())
     assert window.ctx.catalog.count() == good
     qtbot.waitUntil(lambda: window.model.rowCount() == good, timeout=10_000)
