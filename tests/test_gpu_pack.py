@@ -30,7 +30,8 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 
 def _tiny(spec: BackboneSpec, size: int, weights: Path | None) -> Backbone:
     stem = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU())
-    return Backbone(spec, stem, nn.Sequential(nn.Conv2d(8, 16, 3, 2, 1), nn.BatchNorm2d(16)))
+    tail = nn.Sequential(nn.Conv2d(8, 16, 3, 2, 1), nn.BatchNorm2d(16))
+    return Backbone(spec, stem, tail, nn.Sequential(stem, tail))
 
 
 @pytest.fixture
@@ -111,10 +112,31 @@ def test_pack_job_unpack_load(tmp_path: Path, tiny_backbone: str) -> None:
     assert [f.name for f in bundle.families] == ["category", "colour"]
     assert bundle.preprocessing.size == (32, 32)
     assert result["quantization"]["fp32_bytes"] > 0
+    saved = tmp_path / "backbone.pt"
+    assert unpack.main([str(out), "--backbone", tiny_backbone, "--save-backbone", str(saved)]) == 0
+    net, _, _ = unpack.load_net(out, tiny_backbone, {})
+    state = torch.load(saved, weights_only=True)
+    assert state.keys() == nn.Sequential(net.backbone.stem, net.backbone.tail).state_dict().keys()
+    assert torch.equal(state["0.0.weight"], net.backbone.stem[0].weight)
     # The epoch checkpoint makes a rerun resume instead of training again.
     shutil.rmtree(out)
     assert job.main(argv) == 0
     assert json.loads((out / "metrics.json").read_text())["results"][tiny_backbone]["chosen"]
+
+
+def test_backbone_checkpoint_loads_back_as_weights(tmp_path: Path) -> None:
+    """A fine-tuned backbone saved with ``checkpoint()`` is what ``--weights FILE`` rebuilds."""
+    first = build_backbone("efficientnet_lite2", 64)
+    with torch.no_grad():
+        first.tail.conv.weight.mul_(1.5)
+        first.stem.blocks[0]._depthwise_conv.weight.add_(0.1)
+    path = tmp_path / "lite2.pt"
+    torch.save(first.checkpoint(), path)
+    second = build_backbone("efficientnet_lite2", 64, path)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(first(x), second(x), strict=True):
+            assert torch.equal(a, b)
 
 
 def test_imgsim_alias_loads_the_packaged_weights() -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from training.synth import backdrops
 from training.synth.cutout import connected_to, cut_garment
 from training.synth.generate import generate
 from training.synth.recolour import flat, load_palette, paint, recolour
@@ -197,3 +198,35 @@ def test_generate_is_deterministic(tmp_path: Path) -> None:
     assert rows[0]["sleeve"] == "short"
     for r in rows[:5]:
         assert (outs[0] / r["image"]).read_bytes() == (outs[1] / r["image"]).read_bytes()
+
+
+def test_backdrops_swap_the_white_backdrop_and_keep_garment_and_labels(tmp_path: Path) -> None:
+    shop, home = tmp_path / "shop", tmp_path / "home"
+    for folder in (shop, home):
+        (folder / "images").mkdir(parents=True)
+    rows = ["image,category,colour"]
+    for i in range(40):
+        rgb, _ = garment_photo((20 + 5 * i, 60, 160))
+        Image.fromarray(rgb).save(shop / "images" / f"{i}.png")
+        rows.append(f"images/{i}.png,t-shirt,{'blue' if i % 2 else 'navy'}")
+    (shop / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    rows = ["image,category"]
+    for i in range(40):
+        Image.new("RGB", (W, H), (120, 80, 40)).save(home / "images" / f"h{i}.png")
+        rows.append(f"images/h{i}.png,dress")
+    (home / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    out = tmp_path / "out"
+    n = backdrops.generate([home, shop], out, seed=0, garments_from="shop")
+    with open(out / "labels.csv", newline="") as f:
+        made = list(csv.DictReader(f))
+    assert len(made) == n == 28  # the shop's training split (70 % of 40)
+    _, mask = garment_photo()
+    inside, outside = shrink(mask, 3), ~shrink(~mask, 3)
+    for row in made:
+        source = np.asarray(Image.open(shop / "images" / f"{row['source']}.png"), np.int16)
+        photo = np.asarray(Image.open(out / row["image"]), np.int16)
+        assert row["colour"] == ("blue" if int(row["source"]) % 2 else "navy")
+        assert row["category"] == "t-shirt"
+        assert np.abs(photo[inside] - source[inside]).mean() < 4  # JPEG noise only
+        assert np.abs(photo[~outside] - 255).mean() > 30  # no longer white

@@ -10,6 +10,8 @@ import pytest
 pytest.importorskip("torch")
 pytestmark = pytest.mark.train
 
+import torch  # noqa: E402
+
 from training.backbones import BackboneError, build_backbone  # noqa: E402
 from training.calibrate import threshold_for  # noqa: E402
 from training.datasets import (  # noqa: E402
@@ -136,6 +138,52 @@ def test_split_is_seeded_stratified_and_disjoint() -> None:
     assert {p.source for p in first["val"]} == {"shop", "home"}
 
 
+def test_checked_labels_move_no_photo_between_splits(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    colours = ("red", "blue", "turquoise")
+    base = [
+        Photo(Path(f"/home/{i}.jpg"), "home", {"category": "a" if i % 4 else "b"})
+        for i in range(200)
+    ]
+    checked = [
+        Photo(
+            p.path,
+            p.source,
+            p.labels | {"colour": colours[rng.integers(3)]},
+            checked=frozenset({"colour"}),
+        )
+        if i % 3 == 0
+        else p
+        for i, p in enumerate(base)
+    ]
+    before, after = split(base, seed=0), split(checked, seed=0)
+    for part in before:
+        assert [p.path for p in before[part]] == [p.path for p in after[part]]
+    assert any("colour" in p.labels for p in after["test"])
+
+    overlay = tmp_path / "checked.csv"
+    overlay.write_text(
+        "image,colour,pattern\nimages/a.jpg,navy,unsure\nimages/b.jpg,multi,floral\n"
+        "images/c.jpg,unsure,\n",
+        encoding="utf-8",
+    )
+    labelmap = LabelMap("t", {"image_column": "image", "checked_labels": str(overlay)})
+    assert labelmap.checked_labels() == {
+        "images/a.jpg": {"colour": "navy"},
+        "images/b.jpg": {"pattern": "floral"},
+    }
+
+
+def test_shipped_checked_labels_use_the_vocabulary() -> None:
+    labelmap = LabelMap.load("clothing")
+    checked = labelmap.checked_labels()
+    assert len(checked) > 500
+    vocab = vocabulary()
+    for labels in checked.values():
+        for family, label in labels.items():
+            assert label in vocab[family], (family, label)
+
+
 def test_extra_train_joins_training_only_and_drops_held_out_derivatives(tmp_path: Path) -> None:
     photos = [Photo(Path(f"/cat/images/{i}.jpg"), "catalog", {"colour": "red"}) for i in range(40)]
     parts = split(photos, seed=0)
@@ -175,3 +223,69 @@ def test_resnet50_refuses_without_weights_and_checks_keys(tmp_path: Path) -> Non
     with pytest.raises(BackboneError, match="does not fit"):
         build_backbone("resnet50", weights=wrong)
     assert build_backbone("resnet50", from_scratch=True, size=64) is not None
+
+
+def _normalised(rgb: np.ndarray) -> torch.Tensor:
+    x = torch.from_numpy(rgb.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+    return (x - 0.5) / 0.5
+
+
+@pytest.mark.parametrize(
+    ("garment", "backdrop"),
+    [
+        ((250, 250, 250), (120, 80, 40)),
+        ((200, 30, 30), (255, 255, 255)),
+        ((20, 20, 20), (90, 140, 200)),
+    ],
+)
+def test_colour_descriptor_reads_the_garment_not_the_backdrop(garment, backdrop) -> None:
+    """A white shirt on a wooden floor is white; the backdrop is the border's median colour,
+    so a garment reaching the bottom edge does not change it."""
+    from training.colour import ColourDescriptor, palette
+
+    rgb = np.empty((104, 104, 3), np.uint8)
+    rgb[:] = backdrop
+    rgb[20:, 25:80] = garment  # touches the bottom border
+    descriptor = ColourDescriptor(104, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    described = descriptor(_normalised(rgb))[0].numpy()
+    hist, mean = described[:64], described[64:67]
+    nearest = np.argmin(((palette().numpy() - np.array(garment) / 255) ** 2).sum(1))
+    assert hist.argmax() == nearest
+    assert np.abs(mean - np.array(garment) / 255).max() < 0.1
+
+
+def test_hand_checked_labels_count_checked_weight_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    from training import pipeline
+    from training.colour import ColourDescriptor
+    from training.heads import HeadInputs, Recipe
+
+    photos = [
+        Photo(
+            Path(f"/p/{i}.jpg"),
+            "home",
+            {"category": "a" if i % 2 else "b", "colour": "red"},
+            checked=frozenset({"colour"}) if i < 2 else frozenset(),
+        )
+        for i in range(6)
+    ]
+    inputs = HeadInputs(
+        np.arange(6, dtype=np.float32)[:, None],
+        np.zeros((6, 1), np.float32),
+        np.zeros((6, 1), np.float32),
+        {"category": ("final",), "colour": ("final",)},
+    )
+    prepared = pipeline.Prepared(
+        photos,
+        {"train": photos},
+        {"category": ("a", "b", "c"), "colour": ("red", "blue")},
+        {"train": inputs},
+        None,
+        ColourDescriptor(8, (0.5,) * 3, (0.5,) * 3),
+    )
+    seen = {}
+    monkeypatch.setattr(
+        pipeline, "train_head", lambda x, y, k, recipe, x_m: seen.setdefault(k, x[:, 0].tolist())
+    )
+    pipeline.train_heads(prepared, Recipe(checked_weight=3))
+    assert sorted(seen[2]) == [0, 0, 0, 1, 1, 1, 2, 3, 4, 5]  # colour: 2 of its labels checked
+    assert sorted(seen[3]) == [0, 1, 2, 3, 4, 5]  # category: none checked

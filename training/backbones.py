@@ -49,11 +49,20 @@ SPECS: dict[str, BackboneSpec] = {
 class Backbone(nn.Module):
     """A feature extractor: image batch -> (final pooled features, mid-level pooled features)."""
 
-    def __init__(self, spec: BackboneSpec, stem: nn.Module, tail: nn.Module) -> None:
+    def __init__(
+        self, spec: BackboneSpec, stem: nn.Module, tail: nn.Module, source: nn.Module
+    ) -> None:
         super().__init__()
         self.spec = spec
         self.stem = stem
         self.tail = tail
+        # The whole source network, kept out of the module tree (its layers are stem and
+        # tail): its state dict is a checkpoint that ``--weights`` loads back.
+        self.__dict__["source"] = source
+
+    def checkpoint(self) -> dict[str, torch.Tensor]:
+        """The backbone's current weights under the source network's own key names."""
+        return {k: v.detach().clone() for k, v in self.source.state_dict().items()}
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mid = self.stem(x)
@@ -108,7 +117,7 @@ def _efficientnet_lite(spec: BackboneSpec, size: int, weights: Path | None) -> B
         and (net._blocks[upto + 1]._block_args.output_filters == spec.mid_dim)
     ):
         upto += 1
-    return Backbone(spec, _LiteStem(net, upto + 1), _LiteTail(net, upto + 1))
+    return Backbone(spec, _LiteStem(net, upto + 1), _LiteTail(net, upto + 1), net)
 
 
 def _mobilenet_v2(spec: BackboneSpec, size: int, weights: Path | None) -> Backbone:
@@ -120,7 +129,7 @@ def _mobilenet_v2(spec: BackboneSpec, size: int, weights: Path | None) -> Backbo
 
         weights = Path(get_path.get_weights_dir()) / "mobilenet_v2-b0353104.pth"
     _load_strict(net, weights, ignore=("classifier.",))
-    return Backbone(spec, net.features[:7], net.features[7:])
+    return Backbone(spec, net.features[:7], net.features[7:], net)
 
 
 def _resnet50(spec: BackboneSpec, size: int, weights: Path | None) -> Backbone:
@@ -130,7 +139,7 @@ def _resnet50(spec: BackboneSpec, size: int, weights: Path | None) -> Backbone:
     if weights is not None:
         _load_strict(net, weights, ignore=("fc.",))
     stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2)
-    return Backbone(spec, stem, nn.Sequential(net.layer3, net.layer4))
+    return Backbone(spec, stem, nn.Sequential(net.layer3, net.layer4), net)
 
 
 BUILDERS: dict[str, Callable[[BackboneSpec, int, Path | None], Backbone]] = {

@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also train on mirrored copies' features (measured: no gain, twice the extraction)",
     )
+    fit.add_argument(
+        "--checked-weight",
+        type=int,
+        default=Recipe.checked_weight,
+        help="times a hand-checked label counts (label maps' checked_labels)",
+    )
     fit.add_argument("--no-colour-descriptor", action="store_true")
     fit.add_argument(
         "--colour-final",
@@ -147,6 +153,7 @@ def _run(args: argparse.Namespace) -> None:
             mirrored=args.mirrored,
             colour_descriptor=not args.no_colour_descriptor,
             colour_final=args.colour_final,
+            checked_weight=args.checked_weight,
             seed=args.seed,
         )
         weights = dict(DEFAULT_EMBEDDING_WEIGHTS)

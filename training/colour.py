@@ -2,7 +2,7 @@
 
 Pooled ImageNet features are trained to ignore colour, so the colour head also reads a
 soft colour histogram of the pixels that are probably garment: away from the border
-colour and from white, weighted toward the centre. Plain torch ops, so it exports to
+colour, weighted toward the centre. Plain torch ops, so it exports to
 ONNX and the app stays one call. Split in two steps so training caches the thumbnail
 (``thumbnail``) and can change the descriptor (``describe``) without re-decoding photos.
 """
@@ -56,14 +56,22 @@ class ColourDescriptor(nn.Module):
         rgb = (x * self.std + self.mean).clamp(0.0, 1.0)
         return F.avg_pool2d(rgb, self.kernel, self.kernel)
 
-    def describe(self, thumb: torch.Tensor) -> torch.Tensor:
+    def foreground(self, thumb: torch.Tensor) -> torch.Tensor:
+        """(N, 1, H, W) in [0, 1]: how far each cell is from the backdrop colour.
+
+        The backdrop colour is the per-channel median of the border cells, so a garment
+        touching part of the border does not drag it; white is not assumed to be backdrop,
+        so a white shirt on a wooden floor is garment (measured: docs/quality.md).
+        """
         border = torch.cat(
             [thumb[:, :, 0, :], thumb[:, :, -1, :], thumb[:, :, :, 0], thumb[:, :, :, -1]], dim=2
-        ).mean(dim=2)
-        d_border = (thumb - border[:, :, None, None]).pow(2).sum(1, keepdim=True).sqrt()
-        d_white = (thumb - 1.0).pow(2).sum(1, keepdim=True).sqrt()
-        distance = torch.minimum(d_border, d_white)
-        foreground = torch.sigmoid(FOREGROUND_SHARPNESS * (distance - FOREGROUND_MARGIN))
+        )
+        backdrop = border.sort(dim=2).values[:, :, border.shape[2] // 2]
+        distance = (thumb - backdrop[:, :, None, None]).pow(2).sum(1, keepdim=True).sqrt()
+        return torch.sigmoid(FOREGROUND_SHARPNESS * (distance - FOREGROUND_MARGIN))
+
+    def describe(self, thumb: torch.Tensor) -> torch.Tensor:
+        foreground = self.foreground(thumb)
         weight = self.prior * (FLOOR + foreground)
         total = weight.sum(dim=(2, 3))
         pixels = thumb.flatten(2).transpose(1, 2)

@@ -35,6 +35,13 @@ class Photo:
     # The photo this one was made from (a CSV's ``source`` column, e.g. a synthetic
     # recolouring's catalog id), so derivatives of held-out photos stay out of training.
     origin: str = field(default="", compare=False)
+    # Families whose label was hand-checked after the split was fixed (a label map's
+    # ``checked_labels``): the split ignores them, so adding them moves no photo.
+    checked: frozenset[str] = field(default=frozenset(), compare=False)
+
+    def split_labels(self) -> dict[str, str]:
+        """The labels the split is stratified on."""
+        return {f: label for f, label in self.labels.items() if f not in self.checked}
 
 
 def load_csv(csv_path: Path, source: str | None = None) -> list[Photo]:
@@ -86,12 +93,17 @@ def load_mapped(root: Path) -> list[Photo]:
     labelmap = detect(labels_csv)
     if labelmap is None:
         raise DatasetError(f"{labels_csv}: no label map in training/labelmaps fits its columns.")
+    column = labelmap.spec["image_column"]
+    checked = labelmap.checked_labels()
     photos = []
     with labels_csv.open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             labels = labelmap.labels_for(row)
             if labels:
-                photos.append(Photo(root / row[labelmap.spec["image_column"]], root.name, labels))
+                extra = checked.get(row[column], {})
+                photos.append(
+                    Photo(root / row[column], root.name, labels | extra, checked=frozenset(extra))
+                )
     return photos
 
 
@@ -142,11 +154,12 @@ def split(
     """Seeded split stratified by source and the photo's rarest known label."""
     counts: dict[tuple[str, str], int] = defaultdict(int)
     for photo in photos:
-        for family, label in photo.labels.items():
+        for family, label in photo.split_labels().items():
             counts[(family, label)] += 1
-    strata: dict[tuple[str, str, str], list[Photo]] = defaultdict(list)
+    strata: dict[tuple[str, ...], list[Photo]] = defaultdict(list)
     for photo in photos:
-        rarest = min(photo.labels.items(), key=lambda item: (counts[item], item))
+        own = photo.split_labels().items()
+        rarest = min(own, key=lambda item: (counts[item], item)) if own else ()
         strata[(photo.source, *rarest)].append(photo)
     rng = random.Random(seed)
     parts: dict[str, list[Photo]] = {name: [] for name in SPLITS}

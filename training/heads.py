@@ -32,6 +32,9 @@ class Recipe:
     colour_mid: bool = True
     colour_final: bool = False
     one_cycle: bool = True
+    # Hand-checked labels (a label map's checked_labels) count this many times: a few
+    # hundred consumer photos against thousands of catalog shots (docs/quality.md).
+    checked_weight: int = 4
     seed: int = 0
 
     def as_dict(self) -> dict:

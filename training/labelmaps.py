@@ -12,6 +12,7 @@ from pathlib import Path
 
 LABELMAP_DIR = Path(__file__).with_name("labelmaps")
 FAMILIES = ("category", "colour", "pattern", "sleeve")
+NOT_A_LABEL = frozenset({"unsure", "multi"})
 
 
 @cache
@@ -43,6 +44,27 @@ class LabelMap:
     def fits(self, header: list[str]) -> bool:
         """True when a labels.csv header has every column this map reads."""
         return set(self.spec["signature"]) <= set(header)
+
+    def checked_labels(self) -> dict[str, dict[str, str]]:
+        """Image -> hand-checked labels from the map's ``checked_labels`` CSV (if any).
+
+        The CSV has the map's image column and one column per family; empty cells and
+        the labeller's ``unsure``/``multi`` are left unknown.
+        """
+        name = self.spec.get("checked_labels")
+        if not name:
+            return {}
+        result = {}
+        with (LABELMAP_DIR / name).open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                labels = {
+                    f: value
+                    for f in FAMILIES
+                    if (value := (row.get(f) or "").strip()) and value not in NOT_A_LABEL
+                }
+                if labels:
+                    result[row[self.spec["image_column"]]] = labels
+        return result
 
     def labels_for(self, row: dict[str, str]) -> dict[str, str] | None:
         """The family labels one CSV row gets; None when the row is excluded."""

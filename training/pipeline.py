@@ -131,6 +131,9 @@ def train_heads(prepared: Prepared, recipe: Recipe) -> dict[str, FamilyHead]:
     train = prepared.parts["train"]
     for family, names in prepared.labels.items():
         rows, y = encoded(train, family, names)
+        checked = np.array([family in train[i].checked for i in rows], dtype=bool)
+        repeat = np.where(checked, max(1, recipe.checked_weight), 1)
+        rows, y = np.repeat(rows, repeat), np.repeat(y, repeat)
         x = prepared.inputs["train"].for_family(family)[rows]
         x_m = prepared.mirrored.for_family(family)[rows] if prepared.mirrored else None
         heads[family] = train_head(x, y, len(names), recipe, x_m)

@@ -155,7 +155,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.gpu.unpack", description=__doc__)
     parser.add_argument("results", type=Path, help="folder holding the job's $OUT files")
     parser.add_argument("--backbone", required=True)
-    parser.add_argument("--out", type=Path, required=True, help="bundle folder to write")
+    parser.add_argument("--out", type=Path, help="bundle folder to write")
+    parser.add_argument(
+        "--save-backbone",
+        type=Path,
+        metavar="FILE",
+        help="also save the fine-tuned backbone as a checkpoint for vitrina-train --weights",
+    )
     parser.add_argument("--data", type=Path, nargs="+", default=list(DEFAULT_DATA))
     parser.add_argument("--name")
     parser.add_argument("--version", default="2026.11.26")
@@ -174,6 +180,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     weights = dict(DEFAULT_EMBEDDING_WEIGHTS)
     weights.update({k: float(v) for k, v in (w.split("=", 1) for w in args.embedding_weight)})
+    if args.save_backbone:
+        net, _, _ = load_net(args.results, args.backbone, weights)
+        args.save_backbone.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(net.backbone.checkpoint(), args.save_backbone)
+        print(f"wrote {args.save_backbone}")
+    if args.out is None:
+        if not args.save_backbone:
+            parser.error("give --out (a bundle folder) and/or --save-backbone FILE")
+        return 0
     result = unpack(
         args.results,
         args.backbone,
