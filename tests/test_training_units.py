@@ -13,7 +13,7 @@ pytestmark = pytest.mark.train
 import torch  # noqa: E402
 
 from training.backbones import BackboneError, build_backbone  # noqa: E402
-from training.calibrate import threshold_for  # noqa: E402
+from training.calibrate import threshold_for, threshold_for_every_source  # noqa: E402
 from training.datasets import (  # noqa: E402
     DatasetError,
     Photo,
@@ -289,3 +289,34 @@ def test_hand_checked_labels_count_checked_weight_times(monkeypatch: pytest.Monk
     pipeline.train_heads(prepared, Recipe(checked_weight=3))
     assert sorted(seen[2]) == [0, 0, 0, 1, 1, 1, 2, 3, 4, 5]  # colour: 2 of its labels checked
     assert sorted(seen[3]) == [0, 1, 2, 3, 4, 5]  # category: none checked
+
+
+def test_threshold_holds_on_every_large_source() -> None:
+    """Catalog shots are easy and many; consumer photos need a higher threshold."""
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0, 1, 3000)
+    sources = np.array(["catalog"] * 2540 + ["clothing"] * 400 + ["tiny"] * 60)  # tiny: no say
+    skill = np.where(sources == "catalog", 0.4, 0.15)
+    correct = rng.uniform(0, 1, 3000) < np.clip(confidence + skill, 0, 1)
+    pooled = threshold_for(confidence, correct, 0.95)["threshold"]
+    found = threshold_for_every_source(confidence, correct, sources, 0.95)
+    consumer = sources == "clothing"
+    assert found["threshold"] > pooled
+    assert (
+        found["threshold"]
+        == threshold_for(confidence[consumer], correct[consumer], 0.95)["threshold"]
+    )
+    kept = consumer & (confidence >= found["threshold"])
+    assert correct[kept].mean() >= 0.95
+    assert found["unreached"] == []
+
+    hopeless = correct.copy()
+    hopeless[consumer] = rng.uniform(0, 1, consumer.sum()) < 0.8  # never 95 % at any threshold
+    capped = threshold_for_every_source(confidence, hopeless, sources, 0.95)
+    assert capped["unreached"] == ["clothing"]
+    shop = sources == "catalog"
+    assert capped["threshold"] == max(
+        threshold_for(confidence, hopeless, 0.95)["threshold"],
+        threshold_for(confidence[shop], hopeless[shop], 0.95)["threshold"],
+    )
+    assert capped["threshold"] < 1.0

@@ -10,11 +10,10 @@ import time
 from dataclasses import replace
 
 import numpy as np
-import torch
-from torch.nn import functional as F
 
 from training.evaluate import precision_at_k
 from training.heads import FamilyHead, Recipe, head_parts
+from training.network import embed_features
 from training.pipeline import Prepared, train_heads, validation_scores
 
 STUDY = Recipe(
@@ -71,13 +70,9 @@ def _macro_recall(s: dict) -> float:
     return float(np.mean([(s["pred"][s["y"] == c] == c).mean() for c in classes]))
 
 
-@torch.no_grad()
 def _embedding(prepared: Prepared, heads: dict[str, FamilyHead], weights: dict) -> np.ndarray:
-    pieces = []
-    for family, head in heads.items():
-        x = torch.from_numpy(prepared.inputs["val"].for_family(family).astype(np.float32))
-        pieces.append(F.normalize(head(x)[1], dim=1) * weights.get(family, 1.0))
-    return F.normalize(torch.cat(pieces, dim=1), dim=1).numpy()
+    features = {f: prepared.inputs["val"].for_family(f) for f in heads}
+    return embed_features(heads, features, weights)
 
 
 def compare(prepared: Prepared) -> list[str]:

@@ -20,8 +20,8 @@ from training.network import VitrinaNet
 OPSET = 17
 MODEL_FILE = "model.onnx"
 EMBEDDING_DESCRIPTION = (
-    "per-family penultimate (64-d) activations, each L2-normalised and weighted, "
-    "concatenated, normalised"
+    "per family: the penultimate (64-d) activation, L2-normalised, next to the square root "
+    "of the family's probabilities, weighted; concatenated, normalised"
 )
 
 

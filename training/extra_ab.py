@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from training.calibrate import at_threshold
 from training.evaluate import precision_at_k
 from training.features import DEFAULT_CACHE
 from training.heads import FamilyHead
+from training.network import embed_features
 from training.pipeline import (
     DEFAULT_EMBEDDING_WEIGHTS,
     FitConfig,
@@ -35,15 +35,10 @@ from training.pipeline import (
 )
 
 
-@torch.no_grad()
 def _embedding(prepared: Prepared, heads: dict[str, FamilyHead], split_name: str) -> np.ndarray:
-    """The bundle's combined embedding (``VitrinaNet.embed``) from cached features."""
-    pieces = []
-    for family, head in heads.items():
-        x = torch.from_numpy(prepared.inputs[split_name].for_family(family).astype(np.float32))
-        weight = DEFAULT_EMBEDDING_WEIGHTS.get(family, 1.0)
-        pieces.append(F.normalize(head(x)[1], dim=1) * weight)
-    return F.normalize(torch.cat(pieces, dim=1), dim=1).numpy()
+    """The bundle's combined embedding from cached features."""
+    features = {f: prepared.inputs[split_name].for_family(f) for f in heads}
+    return embed_features(heads, features, DEFAULT_EMBEDDING_WEIGHTS)
 
 
 def _split_metrics(

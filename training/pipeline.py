@@ -13,7 +13,7 @@ import torch
 
 from app.core.decode import open_photo, preprocess
 from training.backbones import build_backbone
-from training.calibrate import at_threshold, threshold_for
+from training.calibrate import MIN_SOURCE, at_threshold, threshold_for_every_source
 from training.colour import ColourDescriptor
 from training.datasets import Photo, family_labels, load_data, split, with_extra_train
 from training.export import (
@@ -172,7 +172,7 @@ def calibrate(scores: dict[str, dict], target: float, split_name: str) -> dict[s
     """Threshold per family at ``target`` precision, with per-source precision/coverage."""
     thresholds = {}
     for family, s in scores.items():
-        found = threshold_for(s["confidence"], s["correct"], target)
+        found = threshold_for_every_source(s["confidence"], s["correct"], s["sources"], target)
         sources = sorted(set(s["sources"]))
         per_source = at_threshold(s["confidence"], s["correct"], s["sources"], found["threshold"])
         thresholds[family] = {
@@ -181,6 +181,8 @@ def calibrate(scores: dict[str, dict], target: float, split_name: str) -> dict[s
             "precision": round(found["precision"], 4),
             "coverage": round(found["coverage"], 4),
             "split": f"{split_name} ({' + '.join(sources)}), n={found['n']}",
+            "rule": f"target reached on all and on each source with >= {MIN_SOURCE} photos",
+            "unreached": found["unreached"],
             "by_source": {k: {m: round(v, 4) for m, v in d.items()} for k, d in per_source.items()},
         }
     return thresholds
@@ -212,11 +214,14 @@ def write_bundle(
     pre = preprocessing_for(config.backbone, config.size)
     export_onnx(net, folder / "model.onnx", pre.size)
     error = parity(net, folder / "model.onnx", sample)
+    with torch.no_grad():
+        embedding_dim = int(net(torch.from_numpy(sample[:1]))[-1].shape[1])
     if error > PARITY_ATOL * 10:
         raise RuntimeError(f"{folder / 'model.onnx'}: onnxruntime differs from torch by {error}.")
     provenance = {
         "data": [str(p) for p in config.data],
         "extra_train": [str(p) for p in config.extra_train],
+        "backbone_weights": str(config.weights) if config.weights else "package default",
         "command": config.command,
         "recipe": config.recipe.as_dict(),
         "parity_max_abs_diff": error,
@@ -228,7 +233,7 @@ def write_bundle(
         pre,
         {f: labels[f] for f in net.families},
         thresholds,
-        64 * len(net.families),
+        embedding_dim,
         provenance,
         {f: metrics[f] for f in net.families if f in metrics},
     )
