@@ -34,9 +34,6 @@ def palette() -> torch.Tensor:
     return torch.stack([r.flatten(), g.flatten(), b.flatten()], dim=1)
 
 
-DESCRIPTOR_DIM = 64 + 3 + 3 + 1
-
-
 class ColourDescriptor(nn.Module):
     """Normalised image batch -> (N, 71): soft histogram, mean, std, garment share."""
 

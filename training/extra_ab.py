@@ -41,7 +41,7 @@ def _embedding(prepared: Prepared, heads: dict[str, FamilyHead], split_name: str
     return embed_features(heads, features, DEFAULT_EMBEDDING_WEIGHTS)
 
 
-def _split_metrics(
+def split_metrics(
     prepared: Prepared, heads: dict[str, FamilyHead], split_name: str, thresholds: dict
 ) -> dict:
     """Top-1/3 (overall and per source), per-class recall, macro recall, P@5, at-threshold."""
@@ -100,8 +100,8 @@ def run(config: FitConfig) -> dict:
         report[name] = {
             "train_photos": len(prepared.parts["train"]),
             "thresholds": thresholds,
-            "val": _split_metrics(prepared, heads, "val", thresholds),
-            "test": _split_metrics(prepared, heads, "test", thresholds),
+            "val": split_metrics(prepared, heads, "val", thresholds),
+            "test": split_metrics(prepared, heads, "test", thresholds),
         }
     return report
 

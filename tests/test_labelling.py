@@ -1,0 +1,71 @@
+"""Contact sheets for hand-labelling and collecting the labels into a checked-labels CSV."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from training.datasets import DatasetError
+from training.labelling import collect, make_sheets
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture
+def consumer_dataset(tmp_path: Path) -> Path:
+    """A folder the shipped clothing label map reads: 10 photos, one excluded."""
+    root = tmp_path / "clothing"
+    (root / "images").mkdir(parents=True)
+    rows = ["image,category,kids"]
+    for i in range(10):
+        source = sorted(DATA_DIR.glob("*.jpg"))[i % 8]
+        shutil.copy(source, root / "images" / f"{i}.jpg")
+        rows.append(f"images/{i}.jpg,{'Skip' if i == 9 else 'T-Shirt'},False")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return root
+
+
+def _label(sheet: Path, rows: list[str]) -> None:
+    sheet.with_suffix(".csv").write_text("index,colour,pattern\n" + "\n".join(rows) + "\n")
+
+
+def test_sheets_then_collect(consumer_dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sheets"
+    assert make_sheets(consumer_dataset, out, count=20, seed=1, per_sheet=4) == 9
+    txts = sorted(out.glob("sheet_*.txt"))
+    assert [len(t.read_text().split()) for t in txts] == [4, 4, 1]
+    assert Image.open(txts[0].with_suffix(".jpg")).size == (6 * 200, 218)
+    drawn = [line for t in txts for line in t.read_text().split()]
+    assert sorted(drawn) == [f"images/{i}.jpg" for i in range(9)]  # "Skip" is not drawn
+
+    _label(txts[0], ["0,white,solid", "1,navy,striped", "2,multi,checked", "3,unsure,unsure"])
+    _label(txts[1], ["0,red,floral", "1,black,printed", "2,grey,polka dot", "3,beige,solid"])
+    _label(txts[2], ["0,pink,"])
+    into = tmp_path / "checked.csv"
+    assert collect(out, into) == 9
+    with into.open(newline="") as handle:
+        merged = {row["image"]: row for row in csv.DictReader(handle)}
+    first = txts[0].read_text().split()
+    assert merged[first[1]]["colour"] == "navy" and merged[first[1]]["pattern"] == "striped"
+    assert merged[txts[2].read_text().split()[0]]["pattern"] == ""
+
+    again = make_sheets(consumer_dataset, out, count=20, seed=1, skip=into)
+    assert again == 0
+
+
+def test_collect_names_the_sheet_and_tile_of_a_bad_value(
+    consumer_dataset: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "sheets"
+    make_sheets(consumer_dataset, out, count=2, seed=0, per_sheet=2)
+    sheet = out / "sheet_000.txt"
+    _label(sheet, ["0,white,solid", "1,teal,solid"])
+    with pytest.raises(DatasetError, match=r"sheet_000.csv, tile 1: colour 'teal'"):
+        collect(out, tmp_path / "x.csv")
+    _label(sheet, ["0,white,solid"])
+    with pytest.raises(DatasetError, match="one row per tile"):
+        collect(out, tmp_path / "x.csv")

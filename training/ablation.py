@@ -1,0 +1,179 @@
+"""What each step of the shipped recipe buys, on cached features (docs/quality.md).
+
+Trains the heads once per variant with one seed, on the same split and the same backbone
+(``--weights``), adding one ingredient at a time: backdrop-swapped catalog shots, the
+hand-checked consumer labels (counted once, twice, four times), synthetic photos; then
+two recipe changes that were tried and not kept. Scores every variant on the real validation and test photos per source, with
+thresholds calibrated as ``vitrina-train fit`` does, per-class recall on consumer photos,
+and P@5 of the shipped embedding against the study's (activations only).
+
+    python -m training.ablation --data ../shared/datasets/clothing ../shared/datasets/catalog \
+        --backdrops .cache/backdrops --synthetic .cache/synth \
+        --weights .cache/ft/lite2_finetuned_backbone.pt --out .cache/ablation.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from training.evaluate import precision_at_k
+from training.extra_ab import split_metrics
+from training.features import DEFAULT_CACHE
+from training.heads import FamilyHead
+from training.pipeline import (
+    DEFAULT_EMBEDDING_WEIGHTS,
+    FitConfig,
+    Prepared,
+    calibrate,
+    prepare,
+    train_heads,
+    validation_scores,
+)
+
+CONSUMER = "clothing"
+KEYSETS = {"category+colour": ("category", "colour"), "+pattern": ("category", "colour", "pattern")}
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    backdrops: bool
+    checked_weight: int  # 0: hand-checked labels left out of training
+    synthetic: bool
+    recipe: dict = field(default_factory=dict)  # Recipe fields changed from the default
+
+
+VARIANTS = (
+    Variant("catalog labels only", False, 0, False),
+    Variant("+ backdrop-swapped catalog shots", True, 0, False),
+    Variant("+ hand-checked consumer labels x1", True, 1, False),
+    Variant("+ hand-checked x2", True, 2, False),
+    Variant("+ hand-checked x4", True, 4, False),
+    Variant("+ synthetic photos (shipped)", True, 4, True),
+    Variant(
+        "shipped, colour head also reads final features", True, 4, True, {"colour_final": True}
+    ),
+    Variant("shipped, 20 epochs", True, 4, True, {"epochs": 20}),
+)
+
+
+def without_checked_training(prepared: Prepared) -> None:
+    """Hand-checked labels stay in validation and test but leave the training split."""
+    prepared.parts["train"] = [
+        replace(
+            p, labels={f: v for f, v in p.labels.items() if f not in p.checked}, checked=frozenset()
+        )
+        for p in prepared.parts["train"]
+    ]
+
+
+@torch.no_grad()
+def study_embedding(
+    prepared: Prepared, heads: dict[str, FamilyHead], split_name: str
+) -> np.ndarray:
+    """The study's combined descriptor: weighted, normalised 64-d activations only."""
+    pieces = []
+    for family, head in heads.items():
+        x = torch.from_numpy(prepared.inputs[split_name].for_family(family).astype(np.float32))
+        weight = DEFAULT_EMBEDDING_WEIGHTS.get(family, 1.0)
+        pieces.append(F.normalize(head(x)[1], dim=1) * weight)
+    return F.normalize(torch.cat(pieces, dim=1), dim=1).numpy()
+
+
+def consumer_recall(prepared: Prepared, heads: dict[str, FamilyHead], split_name: str) -> dict:
+    """Per family and class: (recall, n) on the consumer photos of a split."""
+    result = {}
+    for family, s in validation_scores(prepared, heads, split_name).items():
+        mine = np.asarray(s["sources"]) == CONSUMER
+        y, pred, names = s["y"][mine], s["pred"][mine], prepared.labels[family]
+        result[family] = {
+            names[c]: (float((pred[y == c] == c).mean()), int((y == c).sum())) for c in np.unique(y)
+        }
+    return result
+
+
+def run_variant(config: FitConfig, variant: Variant, backdrops: Path, synthetic: Path) -> dict:
+    extra = [p for p, on in ((backdrops, variant.backdrops), (synthetic, variant.synthetic)) if on]
+    recipe = replace(config.recipe, checked_weight=max(1, variant.checked_weight), **variant.recipe)
+    config = replace(config, extra_train=extra, recipe=recipe)
+    torch.manual_seed(config.seed)
+    prepared = prepare(config)
+    if variant.checked_weight == 0:
+        without_checked_training(prepared)
+    heads = train_heads(prepared, recipe)
+    thresholds = calibrate(validation_scores(prepared, heads), config.target_precision, "val")
+    result: dict = {"thresholds": thresholds}
+    for split_name in ("val", "test"):
+        metrics = split_metrics(prepared, heads, split_name, thresholds)
+        metrics["consumer_recall"] = consumer_recall(prepared, heads, split_name)
+        study = study_embedding(prepared, heads, split_name)
+        photos = prepared.parts[split_name]
+        for name, keyset in KEYSETS.items():
+            rows = [i for i, p in enumerate(photos) if all(f in p.labels for f in keyset)]
+            keys = [tuple(photos[i].labels[f] for f in keyset) for i in rows]
+            metrics.setdefault("study_p_at_5", {})[name] = precision_at_k(study[rows], keys, (5,))[
+                5
+            ]
+        result[split_name] = metrics
+    return result
+
+
+def table(results: dict[str, dict], split_name: str) -> list[str]:
+    """Markdown: top-1 per family and source, and P@5, one row per variant."""
+    lines = [
+        f"| variant ({split_name}) | colour catalog | colour consumer | pattern catalog "
+        "| pattern consumer | category consumer | P@5 study / shipped embedding |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, r in results.items():
+        m = r[split_name]
+
+        def top1(family: str, source: str, m: dict = m) -> str:
+            return f"{m[family]['by_source'][source]['top1']:.3f}"
+
+        p5 = f"{m['study_p_at_5']['category+colour']:.3f} / "
+        p5 += f"{m['similar_p_at_5']['category+colour']['p_at_5']:.3f}"
+        lines.append(
+            f"| {name} | {top1('colour', 'catalog')} | {top1('colour', CONSUMER)} | "
+            f"{top1('pattern', 'catalog')} | {top1('pattern', CONSUMER)} | "
+            f"{top1('category', CONSUMER)} | {p5} |"
+        )
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, nargs="+", required=True)
+    parser.add_argument("--backdrops", type=Path, required=True)
+    parser.add_argument("--synthetic", type=Path, required=True)
+    parser.add_argument("--weights", type=Path, help="backbone checkpoint (as for fit)")
+    parser.add_argument("--out", type=Path, required=True, help="JSON with every variant")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    config = FitConfig(
+        data=args.data,
+        out=Path("unused"),
+        weights=args.weights,
+        seed=args.seed,
+        cache_dir=args.cache_dir,
+    )
+    config.recipe = replace(config.recipe, seed=args.seed)
+    results = {v.name: run_variant(config, v, args.backdrops, args.synthetic) for v in VARIANTS}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1, default=float), encoding="utf-8")
+    print("\n".join([*table(results, "val"), "", *table(results, "test")]))
+
+
+if __name__ == "__main__":
+    main()
