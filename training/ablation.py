@@ -3,9 +3,10 @@
 Trains the heads once per variant with one seed, on the same split and the same backbone
 (``--weights``), adding one ingredient at a time: backdrop-swapped catalog shots, the
 hand-checked consumer labels (counted once, twice, four times), synthetic photos; then
-two recipe changes that were tried and not kept. Scores every variant on the real validation and test photos per source, with
-thresholds calibrated as ``vitrina-train fit`` does, per-class recall on consumer photos,
-and P@5 of the shipped embedding against the study's (activations only).
+two recipe changes that were tried and not kept. Scores every variant on the real
+validation and test photos per source, with thresholds calibrated as ``vitrina-train
+fit`` does, per-class recall on consumer photos, and P@5 of the shipped embedding against
+the study's (activations only).
 
     python -m training.ablation --data ../shared/datasets/clothing ../shared/datasets/catalog \
         --backdrops .cache/backdrops --synthetic .cache/synth \
