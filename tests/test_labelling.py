@@ -69,3 +69,33 @@ def test_collect_names_the_sheet_and_tile_of_a_bad_value(
     _label(sheet, ["0,white,solid"])
     with pytest.raises(DatasetError, match="one row per tile"):
         collect(out, tmp_path / "x.csv")
+
+
+def test_a_mapped_dataset_gets_its_checked_labels(tmp_path: Path) -> None:
+    """clothing.json names clothing_checked.csv: a photo listed there gets those labels,
+    marked as checked, and keeps the mapped ones for the split."""
+    from training.datasets import load_mapped
+    from training.labelmaps import LabelMap
+
+    image, checked = next(iter(LabelMap.load("clothing").checked_labels().items()))
+    root = tmp_path / "clothing"
+    (root / "images").mkdir(parents=True)
+    shutil.copy(sorted(DATA_DIR.glob("*.jpg"))[0], root / image)
+    shutil.copy(sorted(DATA_DIR.glob("*.jpg"))[1], root / "images" / "other.jpg")
+    (root / "labels.csv").write_text(
+        f"image,category,kids\n{image},T-Shirt,False\nimages/other.jpg,Dress,False\n"
+    )
+    first, second = load_mapped(root)
+    assert first.labels == {"category": "t-shirt", "sleeve": "short"} | checked
+    assert first.checked == frozenset(checked)
+    assert first.split_labels() == {"category": "t-shirt", "sleeve": "short"}
+    assert second.labels == {"category": "dress"} and not second.checked
+
+
+def test_checked_pattern_only_where_the_map_gives_patterns() -> None:
+    from training.labelmaps import LabelMap
+
+    catalog, clothing = LabelMap.load("catalog"), LabelMap.load("clothing")
+    assert catalog.pattern_applies({"category": "t-shirt"})
+    assert not catalog.pattern_applies({"category": "watch"})
+    assert clothing.pattern_applies({"category": "shoes"})

@@ -67,11 +67,10 @@ VARIANTS = (
 
 
 def without_checked_training(prepared: Prepared) -> None:
-    """Hand-checked labels stay in validation and test but leave the training split."""
+    """Hand-checked labels stay in validation and test; training photos get back the
+    labels they had before the check (none, for consumer colour and pattern)."""
     prepared.parts["train"] = [
-        replace(
-            p, labels={f: v for f, v in p.labels.items() if f not in p.checked}, checked=frozenset()
-        )
+        replace(p, labels=p.split_labels(), checked=frozenset(), unchecked=None)
         for p in prepared.parts["train"]
     ]
 

@@ -35,13 +35,15 @@ class Photo:
     # The photo this one was made from (a CSV's ``source`` column, e.g. a synthetic
     # recolouring's catalog id), so derivatives of held-out photos stay out of training.
     origin: str = field(default="", compare=False)
-    # Families whose label was hand-checked after the split was fixed (a label map's
-    # ``checked_labels``): the split ignores them, so adding them moves no photo.
+    # Families whose label was checked by hand after the split was fixed (a label map's
+    # ``checked_labels``; they win over mapped labels) and the labels the photo had
+    # before: the split is drawn on those, so checking labels moves no photo.
     checked: frozenset[str] = field(default=frozenset(), compare=False)
+    unchecked: dict[str, str] | None = field(default=None, hash=False, compare=False)
 
     def split_labels(self) -> dict[str, str]:
         """The labels the split is stratified on."""
-        return {f: label for f, label in self.labels.items() if f not in self.checked}
+        return self.labels if self.unchecked is None else self.unchecked
 
 
 def load_csv(csv_path: Path, source: str | None = None) -> list[Photo]:
@@ -100,9 +102,19 @@ def load_mapped(root: Path) -> list[Photo]:
         for row in csv.DictReader(handle):
             labels = labelmap.labels_for(row)
             if labels:
-                extra = checked.get(row[column], {})
+                extra = {
+                    family: label
+                    for family, label in checked.get(row[column], {}).items()
+                    if family != "pattern" or labelmap.pattern_applies(labels)
+                }
                 photos.append(
-                    Photo(root / row[column], root.name, labels | extra, checked=frozenset(extra))
+                    Photo(
+                        root / row[column],
+                        root.name,
+                        labels | extra,
+                        checked=frozenset(extra),
+                        unchecked=labels if extra else None,
+                    )
                 )
     return photos
 

@@ -66,6 +66,12 @@ class LabelMap:
                     result[row[self.spec["image_column"]]] = labels
         return result
 
+    def pattern_applies(self, labels: dict[str, str]) -> bool:
+        """Whether a photo with these mapped labels can have a pattern: the map's pattern
+        ``categories`` (catalog: garments, not watches or bags), or any photo if it has none."""
+        spec = self.spec.get("pattern") or {}
+        return "categories" not in spec or labels.get("category") in spec["categories"]
+
     def labels_for(self, row: dict[str, str]) -> dict[str, str] | None:
         """The family labels one CSV row gets; None when the row is excluded."""
         for column_family, values in self.spec.get("exclude", {}).items():
