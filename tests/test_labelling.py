@@ -77,7 +77,11 @@ def test_a_mapped_dataset_gets_its_checked_labels(tmp_path: Path) -> None:
     from training.datasets import load_mapped
     from training.labelmaps import LabelMap
 
-    image, checked = next(iter(LabelMap.load("clothing").checked_labels().items()))
+    image, checked = next(
+        (image, labels)
+        for image, labels in LabelMap.load("clothing").checked_labels().items()
+        if None not in labels.values()
+    )
     root = tmp_path / "clothing"
     (root / "images").mkdir(parents=True)
     shutil.copy(sorted(DATA_DIR.glob("*.jpg"))[0], root / image)
@@ -99,3 +103,27 @@ def test_checked_pattern_only_where_the_map_gives_patterns() -> None:
     assert catalog.pattern_applies({"category": "t-shirt"})
     assert not catalog.pattern_applies({"category": "watch"})
     assert clothing.pattern_applies({"category": "shoes"})
+
+
+def test_unsure_drops_the_mapped_label(tmp_path: Path) -> None:
+    """A shop colour the labeller could not confirm ("unsure"/"multi") is not trusted."""
+    from training.datasets import load_mapped
+    from training.labelmaps import LabelMap
+
+    image = next(
+        image
+        for image, labels in LabelMap.load("catalog").checked_labels().items()
+        if labels.get("colour") is None
+    )
+    root = tmp_path / "catalog"
+    (root / "images").mkdir(parents=True)
+    shutil.copy(sorted(DATA_DIR.glob("*.jpg"))[0], root / image)
+    header = "id,gender,masterCategory,subCategory,articleType,baseColour,season,year,usage,"
+    (root / "labels.csv").write_text(
+        f"image,{header}productDisplayName\n"
+        f"{image},{Path(image).stem},Men,Apparel,Topwear,Tshirts,Red,Summer,2012,Casual,"
+        "Roadster Men Solid Red T-shirt\n"
+    )
+    (photo,) = load_mapped(root)
+    assert "colour" not in photo.labels and "colour" in photo.checked
+    assert photo.split_labels()["colour"] == "red"

@@ -107,11 +107,12 @@ def load_mapped(root: Path) -> list[Photo]:
                     for family, label in checked.get(row[column], {}).items()
                     if family != "pattern" or labelmap.pattern_applies(labels)
                 }
+                merged = {f: v for f, v in (labels | extra).items() if v is not None}
                 photos.append(
                     Photo(
                         root / row[column],
                         root.name,
-                        labels | extra,
+                        merged,
                         checked=frozenset(extra),
                         unchecked=labels if extra else None,
                     )

@@ -45,11 +45,12 @@ class LabelMap:
         """True when a labels.csv header has every column this map reads."""
         return set(self.spec["signature"]) <= set(header)
 
-    def checked_labels(self) -> dict[str, dict[str, str]]:
+    def checked_labels(self) -> dict[str, dict[str, str | None]]:
         """Image -> hand-checked labels from the map's ``checked_labels`` CSV (if any).
 
-        The CSV has the map's image column and one column per family; empty cells and
-        the labeller's ``unsure``/``multi`` are left unknown.
+        The CSV has the map's image column and one column per family. An empty cell was
+        not checked; the labeller's ``unsure``/``multi`` is None: checked, and no label
+        holds (so a mapped label there is dropped, not trusted).
         """
         name = self.spec.get("checked_labels")
         if not name:
@@ -58,9 +59,9 @@ class LabelMap:
         with (LABELMAP_DIR / name).open(newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
                 labels = {
-                    f: value
+                    f: None if value in NOT_A_LABEL else value
                     for f in FAMILIES
-                    if (value := (row.get(f) or "").strip()) and value not in NOT_A_LABEL
+                    if (value := (row.get(f) or "").strip())
                 }
                 if labels:
                     result[row[self.spec["image_column"]]] = labels
