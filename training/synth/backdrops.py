@@ -76,7 +76,9 @@ def generate(
     ``seed``, the one ``vitrina-train fit`` uses, so no held-out garment or backdrop is used.
     """
     train = split(load_data(data), seed)["train"]
-    garments = [p for p in train if p.source == garments_from and "colour" in p.labels]
+    # Drawn on the dataset's own labels, so checking labels by eye later changes the
+    # labels written, not which garments (and so which images) are made.
+    garments = [p for p in train if p.source == garments_from and "colour" in p.split_labels()]
     corners = [p.path for p in train if p.source != garments_from]
     if not garments or not corners:
         raise SystemExit(
