@@ -21,7 +21,7 @@ def combine(
 
     Per family: the study's L2-normalised penultimate activation next to the square root
     of its probabilities (unit length too), so neighbours also agree on the predicted
-    labels (P@5 +3 points, docs/quality.md); scaled by the family weight, concatenated,
+    labels (P@5 +3 to +5 points, docs/quality.md); scaled by the family weight, concatenated,
     normalised.
     """
     pieces = [
