@@ -26,8 +26,7 @@ import torch
 from torch.nn import functional as F
 
 from training.evaluate import precision_at_k
-from training.extra_ab import split_metrics
-from training.features import DEFAULT_CACHE
+from training.extra_ab import cached_config, split_metrics
 from training.heads import FamilyHead
 from training.pipeline import (
     DEFAULT_EMBEDDING_WEIGHTS,
@@ -154,27 +153,12 @@ def table(results: dict[str, dict], split_name: str) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, nargs="+", required=True)
-    parser.add_argument("--backdrops", type=Path, required=True)
-    parser.add_argument("--synthetic", type=Path, required=True)
-    parser.add_argument("--weights", type=Path, help="backbone checkpoint (as for fit)")
-    parser.add_argument("--out", type=Path, required=True, help="JSON with every variant")
-    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    config = FitConfig(
-        data=args.data,
-        out=Path("unused"),
-        weights=args.weights,
-        seed=args.seed,
-        cache_dir=args.cache_dir,
-    )
-    config.recipe = replace(config.recipe, seed=args.seed)
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--backdrops", type=Path, required=True)
+        parser.add_argument("--synthetic", type=Path, required=True)
+
+    args, config = cached_config(__doc__.split("\n\n")[0], add_arguments, argv)
     results = {v.name: run_variant(config, v, args.backdrops, args.synthetic) for v in VARIANTS}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, default=float), encoding="utf-8")
     print("\n".join([*table(results, "val"), "", *table(results, "test")]))
 

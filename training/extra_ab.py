@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -106,25 +107,40 @@ def run(config: FitConfig) -> dict:
     return report
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def cached_config(
+    description: str, add_arguments: Callable[[argparse.ArgumentParser], None], argv
+) -> tuple[argparse.Namespace, FitConfig]:
+    """Parse the options every cached-features comparison shares (plus its own) into a
+    ``FitConfig`` with the seed applied to the recipe; sets torch's thread count."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", type=Path, nargs="+", required=True)
-    parser.add_argument("--extra-train", type=Path, nargs="+", required=True)
-    parser.add_argument("--out", type=Path, required=True, help="JSON with both variants' metrics")
+    parser.add_argument("--weights", type=Path, help="backbone checkpoint (as for fit)")
+    parser.add_argument("--out", type=Path, required=True, help="JSON with every variant")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    add_arguments(parser)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = FitConfig(
         data=args.data,
         out=Path("unused"),
-        extra_train=args.extra_train,
+        weights=args.weights,
         seed=args.seed,
         cache_dir=args.cache_dir,
     )
     config.recipe = replace(config.recipe, seed=args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    return args, config
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, config = cached_config(
+        __doc__.split("\n\n")[0],
+        lambda p: p.add_argument("--extra-train", type=Path, nargs="+", required=True),
+        argv,
+    )
+    config.extra_train = args.extra_train
     args.out.write_text(json.dumps(run(config), indent=1, default=float), encoding="utf-8")
 
 
