@@ -3,7 +3,7 @@
 Trains the heads once per variant with one seed, on the same split and the same backbone
 (``--weights``), adding one ingredient at a time: backdrop-swapped catalog shots, the
 hand-checked consumer labels (counted once, twice, four times), synthetic photos, the
-hand-checked catalog garments; then two recipe changes that were tried and not kept.
+hand-checked catalog photos; then two recipe changes that were tried and not kept.
 Scores every variant on the real validation and test photos per source, with thresholds
 calibrated as ``vitrina-train fit`` does, per-class recall on consumer photos, and P@5
 of the shipped embedding against the study's (activations only).
@@ -60,7 +60,7 @@ VARIANTS = (
     Variant("+ hand-checked x2", True, 2, False, (CONSUMER,)),
     Variant("+ hand-checked x4", True, 4, False, (CONSUMER,)),
     Variant("+ synthetic photos", True, 4, True, (CONSUMER,)),
-    Variant("+ hand-checked catalog garments (shipped)", True, 4, True, BOTH),
+    Variant("+ hand-checked catalog photos (shipped)", True, 4, True, BOTH),
     Variant(
         "shipped, colour head reads final features", True, 4, True, BOTH, {"colour_final": True}
     ),
