@@ -21,7 +21,13 @@ from torch import nn  # noqa: E402
 
 from app.core.bundle import load_bundle  # noqa: E402
 from training import backbones  # noqa: E402
-from training.backbones import Backbone, BackboneError, BackboneSpec, build_backbone  # noqa: E402
+from training.backbones import (  # noqa: E402
+    Backbone,
+    BackboneError,
+    BackboneSpec,
+    TappedSequential,
+    build_backbone,
+)
 from training.gpu import blob, job, pack, unpack  # noqa: E402
 
 pytestmark = pytest.mark.train
@@ -30,14 +36,17 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 
 def _tiny(spec: BackboneSpec, size: int, weights: Path | None) -> Backbone:
     stem = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU())
-    tail = nn.Sequential(nn.Conv2d(8, 16, 3, 2, 1), nn.BatchNorm2d(16))
+    tail = TappedSequential(
+        {"0": nn.Conv2d(8, 12, 3, 1, 1), "1": nn.Conv2d(12, 16, 3, 2, 1), "2": nn.BatchNorm2d(16)},
+        tap=0,
+    )
     return Backbone(spec, stem, tail, nn.Sequential(stem, tail))
 
 
 @pytest.fixture
 def tiny_backbone(monkeypatch: pytest.MonkeyPatch) -> str:
     """A 2-conv backbone registered as "tiny", so the test runs in seconds."""
-    spec = BackboneSpec("tiny", 32, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 16, 8)
+    spec = BackboneSpec("tiny", 32, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 16, 8, 12)
     monkeypatch.setitem(backbones.SPECS, "tiny", spec)
     monkeypatch.setitem(backbones.BUILDERS, "tiny", _tiny)
     monkeypatch.setitem(job.WEIGHT_FILES, "tiny", "tiny.pt")

@@ -114,6 +114,23 @@ def test_fit_writes_a_bundle_the_app_loads(fitted) -> None:
         assert "coverage" in family.calibration and "by_source" in family.calibration
 
 
+def test_backbone_recovered_from_the_bundle_gives_the_same_features(fitted, tmp_path) -> None:
+    """``python -m training.recover`` turns the exported graph back into a --weights file
+    (batch norms folded into the convolutions): same features as the backbone trained."""
+    from training.backbones import build_backbone
+    from training.recover import main as recover_main
+
+    config, _ = fitted
+    out = tmp_path / "backbone.pt"
+    recover_main([str(config.out), "--out", str(out)])
+    original = build_backbone(config.backbone, config.size)
+    recovered = build_backbone(config.backbone, config.size, out)
+    x = torch.rand(2, 3, config.size, config.size) * 2 - 1
+    with torch.no_grad():
+        for a, b in zip(original(x), recovered(x), strict=True):
+            assert torch.allclose(a, b, atol=1e-4)
+
+
 def test_bundle_tags_drawn_colours_and_embeds_unit_vectors(fitted, tiny_data: Path) -> None:
     config, _ = fitted
     bundle = load_bundle(config.out)

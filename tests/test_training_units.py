@@ -232,6 +232,37 @@ def test_resnet50_refuses_without_weights_and_checks_keys(tmp_path: Path) -> Non
     assert build_backbone("resnet50", from_scratch=True, size=64) is not None
 
 
+def test_garment_pool_weighs_where_the_final_map_is_strong() -> None:
+    """The tap is averaged over the cells where the final features are strong (the
+    product), not over the whole frame; the final map's coarser grid is spread by
+    nearest neighbour."""
+    from training.backbones import garment_pool
+
+    tap = torch.zeros(1, 2, 6, 6)
+    tap[:, 0, :, :3] = 1.0  # channel 0: the left half
+    tap[:, 1] = 1.0  # channel 1: everywhere
+    final = torch.zeros(1, 4, 3, 3)
+    final[:, :, :, 0] = 2.0  # strong only in the left third
+    pooled = garment_pool(tap, final)[0]
+    assert pooled.tolist() == pytest.approx([1.0, 1.0])
+    assert tap.mean(dim=(2, 3))[0, 0] == pytest.approx(0.5)  # plain pooling would say half
+
+
+@pytest.mark.parametrize("name", ["efficientnet_lite2", "efficientnet_lite0", "resnet50"])
+def test_every_backbone_gives_final_mid_and_garment_features(name: str) -> None:
+    from training.backbones import SPECS
+
+    spec = SPECS[name]
+    net = build_backbone(name, 96, from_scratch=True)
+    with torch.no_grad():
+        final, mid, garment = net(torch.zeros(2, 3, 96, 96))
+    assert (final.shape[1], mid.shape[1], garment.shape[1]) == (
+        spec.dim,
+        spec.mid_dim,
+        spec.garment_dim,
+    )
+
+
 def _normalised(rgb: np.ndarray) -> torch.Tensor:
     x = torch.from_numpy(rgb.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
     return (x - 0.5) / 0.5
@@ -277,6 +308,7 @@ def test_hand_checked_labels_count_checked_weight_times(monkeypatch: pytest.Monk
     ]
     inputs = HeadInputs(
         np.arange(6, dtype=np.float32)[:, None],
+        np.zeros((6, 1), np.float32),
         np.zeros((6, 1), np.float32),
         np.zeros((6, 1), np.float32),
         {"category": ("final",), "colour": ("final",)},
@@ -327,3 +359,19 @@ def test_threshold_holds_on_every_large_source() -> None:
         threshold_for(confidence[shop], hopeless[shop], 0.95)["threshold"],
     )
     assert capped["threshold"] < 1.0
+
+
+def test_embedding_parts_keep_their_family_weight_and_probability_share() -> None:
+    """Each family's slice of the embedding has length proportional to its weight, and
+    inside it the probability part weighs PROBABILITY_WEIGHT times the activation."""
+    from training.network import PROBABILITY_WEIGHT, combine
+
+    torch.manual_seed(0)
+    hidden = {"colour": torch.rand(3, 64), "sleeve": torch.rand(3, 64)}
+    probs = {name: torch.softmax(torch.rand(3, k), 1) for name, k in (("colour", 5), ("sleeve", 3))}
+    embedding = combine(hidden, probs, {"colour": 1.5, "sleeve": 0.5})
+    colour, sleeve = embedding[:, : 64 + 5], embedding[:, 64 + 5 :]
+    assert torch.allclose(embedding.norm(dim=1), torch.ones(3))
+    assert torch.allclose(colour.norm(dim=1) / sleeve.norm(dim=1), torch.full((3,), 3.0))
+    ratio = colour[:, 64:].norm(dim=1) / colour[:, :64].norm(dim=1)
+    assert torch.allclose(ratio, torch.full((3,), PROBABILITY_WEIGHT))

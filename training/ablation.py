@@ -3,7 +3,8 @@
 Trains the heads once per variant with one seed, on the same split and the same backbone
 (``--weights``), adding one ingredient at a time: backdrop-swapped catalog shots, the
 hand-checked consumer labels (counted once, twice, four times), synthetic photos, the
-hand-checked catalog photos; then two recipe changes that were tried and not kept.
+hand-checked catalog photos; then two recipe changes that were tried and not kept, and
+the shipped recipe without the garment tap (what that tap buys).
 Scores every variant on the real validation and test photos per source, with thresholds
 calibrated as ``vitrina-train fit`` does, per-class recall on consumer photos, and P@5
 of the shipped embedding against the study's (activations only).
@@ -65,6 +66,7 @@ VARIANTS = (
         "shipped, colour head reads final features", True, 4, True, BOTH, {"colour_final": True}
     ),
     Variant("shipped, 20 epochs", True, 4, True, BOTH, {"epochs": 20}),
+    Variant("shipped without the garment tap", True, 4, True, BOTH, {"garment_tap": False}),
 )
 
 

@@ -1,19 +1,24 @@
 """The backbone registry: ImageNet networks that ship inside installed packages.
 
-Each backbone returns two pooled vectors for a batch: the final features (what the
-heads read) and a mid-level tap (less invariant to colour; measured for the colour
-head). Nothing is downloaded: weights come from installed packages or ``--weights``.
+Each backbone returns three pooled vectors for a batch: the final features (what the
+heads read), a mid-level tap (less invariant to colour; measured for the colour head) and
+a garment tap: the last stride-16 feature map pooled with weights from where the final
+feature map is strongest, so the garment counts and the floor or bed around it mostly
+does not (colour and pattern read it; docs/quality.md). Nothing is downloaded: weights
+come from installed packages or ``--weights``.
 """
 
 from __future__ import annotations
 
 import importlib.util
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from app.core.errors import VitrinaError
 
@@ -32,6 +37,7 @@ class BackboneSpec:
     std: tuple[float, float, float]
     dim: int
     mid_dim: int
+    garment_dim: int
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -39,15 +45,28 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
 
 SPECS: dict[str, BackboneSpec] = {
-    "efficientnet_lite2": BackboneSpec("efficientnet_lite2", 260, HALF, HALF, 1280, 48),
-    "efficientnet_lite0": BackboneSpec("efficientnet_lite0", 224, HALF, HALF, 1280, 40),
-    "mobilenet_v2": BackboneSpec("mobilenet_v2", 224, IMAGENET_MEAN, IMAGENET_STD, 1280, 32),
-    "resnet50": BackboneSpec("resnet50", 224, IMAGENET_MEAN, IMAGENET_STD, 2048, 512),
+    "efficientnet_lite2": BackboneSpec("efficientnet_lite2", 260, HALF, HALF, 1280, 48, 120),
+    "efficientnet_lite0": BackboneSpec("efficientnet_lite0", 224, HALF, HALF, 1280, 40, 112),
+    "mobilenet_v2": BackboneSpec("mobilenet_v2", 224, IMAGENET_MEAN, IMAGENET_STD, 1280, 32, 96),
+    "resnet50": BackboneSpec("resnet50", 224, IMAGENET_MEAN, IMAGENET_STD, 2048, 512, 1024),
 }
 
 
+def garment_pool(tap: torch.Tensor, final: torch.Tensor) -> torch.Tensor:
+    """Pool ``tap`` (N, C, h, w) with weights from the final map (N, D, h', w').
+
+    The weight of a cell is the squared L2 norm of the final features there (strong where
+    the network sees the product), spread to the tap's grid by nearest neighbour and
+    normalised per photo: plain ops, so it exports to ONNX.
+    """
+    weight = final.pow(2).sum(dim=1, keepdim=True)
+    weight = F.interpolate(weight, size=tap.shape[-2:], mode="nearest")
+    weight = weight / weight.sum(dim=(2, 3), keepdim=True).clamp_min(1e-12)
+    return (tap * weight).sum(dim=(2, 3))
+
+
 class Backbone(nn.Module):
-    """A feature extractor: image batch -> (final pooled features, mid-level pooled features)."""
+    """A feature extractor: image batch -> (final, mid-level, garment) pooled features."""
 
     def __init__(
         self, spec: BackboneSpec, stem: nn.Module, tail: nn.Module, source: nn.Module
@@ -64,10 +83,26 @@ class Backbone(nn.Module):
         """The backbone's current weights under the source network's own key names."""
         return {k: v.detach().clone() for k, v in self.source.state_dict().items()}
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mid = self.stem(x)
-        final = self.tail(mid)
-        return final.mean(dim=(2, 3)), mid.mean(dim=(2, 3))
+        tap, final = self.tail(mid)
+        return final.mean(dim=(2, 3)), mid.mean(dim=(2, 3)), garment_pool(tap, final)
+
+
+class TappedSequential(nn.Sequential):
+    """``nn.Sequential`` (same state-dict keys) that also returns layer ``tap``'s output."""
+
+    def __init__(self, layers: dict[str, nn.Module], tap: int) -> None:
+        super().__init__(OrderedDict(layers))
+        self.tap = tap
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tapped = x
+        for i, layer in enumerate(self):
+            x = layer(x)
+            if i == self.tap:
+                tapped = x
+        return tapped, x
 
 
 class _LiteStem(nn.Module):
@@ -88,11 +123,22 @@ class _LiteTail(nn.Module):
         super().__init__()
         self.blocks = nn.ModuleList(net._blocks[start:])
         self.conv, self.bn, self.act = net._conv_head, net._bn1, net._swish
+        # The garment tap: the last block before the final stride-2 one (end of stride 16).
+        strides = [_stride(b) for b in self.blocks]
+        self.tap = max(i for i, s in enumerate(strides) if s > 1) - 1
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.blocks:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tapped = x
+        for i, block in enumerate(self.blocks):
             x = block(x)
-        return self.act(self.bn(self.conv(x)))
+            if i == self.tap:
+                tapped = x
+        return tapped, self.act(self.bn(self.conv(x)))
+
+
+def _stride(block: nn.Module) -> int:
+    stride = block._block_args.stride
+    return int(stride[0] if isinstance(stride, list | tuple) else stride)
 
 
 def _efficientnet_lite(spec: BackboneSpec, size: int, weights: Path | None) -> Backbone:
@@ -113,7 +159,7 @@ def _efficientnet_lite(spec: BackboneSpec, size: int, weights: Path | None) -> B
     )
     while (
         upto + 1 < len(net._blocks)
-        and net._blocks[upto + 1]._block_args.stride == 1
+        and _stride(net._blocks[upto + 1]) == 1
         and (net._blocks[upto + 1]._block_args.output_filters == spec.mid_dim)
     ):
         upto += 1
@@ -129,7 +175,8 @@ def _mobilenet_v2(spec: BackboneSpec, size: int, weights: Path | None) -> Backbo
 
         weights = Path(get_path.get_weights_dir()) / "mobilenet_v2-b0353104.pth"
     _load_strict(net, weights, ignore=("classifier.",))
-    return Backbone(spec, net.features[:7], net.features[7:], net)
+    # features[7:]: stride 16 up to index 13 (96 channels), then stride 32.
+    return Backbone(spec, net.features[:7], TappedSequential(net.features[7:]._modules, tap=6), net)
 
 
 def _resnet50(spec: BackboneSpec, size: int, weights: Path | None) -> Backbone:
@@ -139,7 +186,7 @@ def _resnet50(spec: BackboneSpec, size: int, weights: Path | None) -> Backbone:
     if weights is not None:
         _load_strict(net, weights, ignore=("fc.",))
     stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2)
-    return Backbone(spec, stem, nn.Sequential(net.layer3, net.layer4), net)
+    return Backbone(spec, stem, TappedSequential({"0": net.layer3, "1": net.layer4}, tap=0), net)
 
 
 BUILDERS: dict[str, Callable[[BackboneSpec, int, Path | None], Backbone]] = {

@@ -76,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--no-colour-descriptor", action="store_true")
     fit.add_argument(
+        "--no-garment-tap",
+        action="store_true",
+        help="colour and pattern heads do not read the garment-weighted stride-16 tap",
+    )
+    fit.add_argument(
         "--colour-final",
         action="store_true",
         help="colour head also reads the final pooled features",
@@ -153,6 +158,7 @@ def _run(args: argparse.Namespace) -> None:
             mirrored=args.mirrored,
             colour_descriptor=not args.no_colour_descriptor,
             colour_final=args.colour_final,
+            garment_tap=not args.no_garment_tap,
             checked_weight=args.checked_weight,
             seed=args.seed,
         )

@@ -26,6 +26,7 @@ STUDY = Recipe(
     colour_descriptor=False,
     colour_mid=False,
     colour_final=True,
+    garment_tap=False,
     one_cycle=False,
 )
 

@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
+from torch import nn
 
 from app.core.bundle import Preprocessing
 from training.labelmaps import gates
@@ -21,18 +22,26 @@ OPSET = 17
 MODEL_FILE = "model.onnx"
 EMBEDDING_DESCRIPTION = (
     "per family: the penultimate (64-d) activation, L2-normalised, next to the square root "
-    "of the family's probabilities, weighted; concatenated, normalised"
+    "of the family's probabilities at twice its weight, weighted; concatenated, normalised"
 )
 
 
 def export_onnx(net: VitrinaNet, path: Path, size: tuple[int, int]) -> None:
     """One graph: "image" (N,3,H,W) -> probs_<family>... + "embedding"; dynamic batch."""
-    net = net.eval()
     outputs = [f"probs_{name}" for name in net.families] + ["embedding"]
+    export_module(net, path, size, outputs)
+
+
+def export_module(
+    module: nn.Module, path: Path, size: tuple[int, int], outputs: Sequence[str]
+) -> None:
+    """``module`` as an ONNX graph: "image" (N,3,H,W) -> ``outputs``; dynamic batch."""
+    module = module.eval()
+    outputs = list(outputs)
     dummy = torch.zeros(2, 3, *size)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
-        net,
+        module,
         (dummy,),
         str(path),
         input_names=["image"],

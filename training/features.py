@@ -1,8 +1,10 @@
 """Frozen-backbone features, computed once and cached on disk.
 
-The cache folder is keyed by backbone, input size and preprocessing; inside it, shards
-hold features per photo (keyed by path, size and mtime), so adding photos or changing a
-label map only extracts what is new, and an interrupted run keeps what it finished.
+The cache folder is keyed by backbone, input size, preprocessing, weights file and cache
+format; inside it, shards hold features per photo (keyed by path, size and mtime), so
+adding photos or changing a label map only extracts what is new, and an interrupted run
+keeps what it finished. The backbone is exported to ONNX once per folder and run by
+onnxruntime: 2-3x faster than torch on the CPU here (docs/training.md).
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from app.core.bundle import Preprocessing
 from app.core.decode import open_photo, preprocess
 from training.backbones import SPECS, build_backbone
 from training.colour import ColourDescriptor
+from training.export import export_module
 
 SHARD_SIZE = 1024
 DEFAULT_CACHE = Path(__file__).resolve().parents[1] / ".cache" / "features"
@@ -40,6 +45,11 @@ class FeatureSet:
     final: np.ndarray  # (N, D) pooled backbone features
     mid: np.ndarray  # (N, M) pooled mid-level features
     thumb: np.ndarray  # (N, 3, g, g) pooled RGB for the colour descriptor
+    garment: np.ndarray  # (N, G) the garment tap (training.backbones.garment_pool)
+
+
+ARRAYS = ("final", "mid", "thumb", "garment")
+FORMAT = 2  # bumped when ARRAYS change, so an older cache is never mixed in
 
 
 def photo_key(path: Path) -> str:
@@ -51,7 +61,7 @@ def cache_folder(
     cache_dir: Path, backbone: str, pre: Preprocessing, weights: Path | None = None
 ) -> Path:
     desc = json.dumps(
-        [backbone, pre.size, pre.resize, pre.fill, pre.mean, pre.std, str(weights or "")]
+        [backbone, pre.size, pre.resize, pre.fill, pre.mean, pre.std, str(weights or ""), FORMAT]
     )
     return cache_dir / f"{backbone}-{pre.size[0]}-{hashlib.sha1(desc.encode()).hexdigest()[:10]}"
 
@@ -61,26 +71,51 @@ def _load_shards(folder: Path, flip: bool) -> dict[str, tuple[np.ndarray, ...]]:
     for shard in sorted(folder.glob(f"{'flip' if flip else 'plain'}-*.npz")):
         with np.load(shard) as data:
             keys = data["keys"]
-            final, mid, thumb = data["final"], data["mid"], data["thumb"]
+            arrays = [data[name] for name in ARRAYS]
         for i, key in enumerate(keys):
-            found[str(key)] = (final[i], mid[i], thumb[i])
+            found[str(key)] = tuple(a[i] for a in arrays)
     return found
 
 
 def _save_shard(folder: Path, flip: bool, keys: list[str], rows: list[tuple]) -> None:
     name = hashlib.sha1("\n".join(keys).encode()).hexdigest()[:16]
     tmp = folder / f"tmp-{name}.npz"
-    np.savez(
-        tmp,
-        keys=np.array(keys),
-        final=np.stack([r[0] for r in rows]).astype(np.float16),
-        mid=np.stack([r[1] for r in rows]).astype(np.float16),
-        thumb=np.stack([r[2] for r in rows]).astype(np.float16),
-    )
+    arrays = {
+        array: np.stack([r[i] for r in rows]).astype(np.float16) for i, array in enumerate(ARRAYS)
+    }
+    np.savez(tmp, keys=np.array(keys), **arrays)
     tmp.replace(folder / f"{'flip' if flip else 'plain'}-{name}.npz")
 
 
-@torch.inference_mode()
+class _Extractor(nn.Module):
+    """What the cache holds, as one module to export: the backbone's outputs and the
+    colour descriptor's thumbnail, in ``ARRAYS`` order."""
+
+    def __init__(self, net: nn.Module, colour: ColourDescriptor) -> None:
+        super().__init__()
+        self.net, self.colour = net, colour
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        final, mid, garment = self.net(x)
+        return final, mid, self.colour.thumbnail(x), garment
+
+
+def _extractor(
+    folder: Path, backbone: str, pre: Preprocessing, weights: Path | None, from_scratch: bool
+) -> ort.InferenceSession:
+    """The folder's backbone as an onnxruntime session, exported on first use."""
+    path = folder / "extractor.onnx"
+    if not path.is_file():
+        net = build_backbone(backbone, pre.size[0], weights, from_scratch)
+        extractor = _Extractor(net, ColourDescriptor(pre.size[0], pre.mean, pre.std))
+        partial = folder / "extractor.onnx.partial"
+        export_module(extractor, partial, pre.size, ARRAYS)
+        partial.replace(path)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 def extract(
     paths: Sequence[Path],
     backbone: str,
@@ -99,8 +134,7 @@ def extract(
     cached = _load_shards(folder, flip)
     todo = [(k, Path(p)) for k, p in zip(keys, paths, strict=True) if k not in cached]
     if todo:
-        net = build_backbone(backbone, pre.size[0], weights, from_scratch)
-        colour = ColourDescriptor(pre.size[0], pre.mean, pre.std)
+        session = _extractor(folder, backbone, pre, weights, from_scratch)
         pending_keys: list[str] = []
         pending_rows: list[tuple] = []
         label = f"features {backbone}{' (mirrored)' if flip else ''}"
@@ -109,13 +143,11 @@ def extract(
             batch = np.stack(
                 [preprocess(open_photo(p, max(pre.size)).image, pre) for _, p in chunk]
             )
-            x = torch.from_numpy(batch)
             if flip:
-                x = x.flip(3)
-            final, mid = net(x)
-            thumb = colour.thumbnail(x)
+                batch = np.ascontiguousarray(batch[:, :, :, ::-1])
+            outputs = session.run(list(ARRAYS), {"image": batch})
             for i, (key, _) in enumerate(chunk):
-                row = (final[i].numpy(), mid[i].numpy(), thumb[i].numpy())
+                row = tuple(array[i] for array in outputs)
                 cached[key] = row
                 pending_keys.append(key)
                 pending_rows.append(row)
@@ -126,7 +158,5 @@ def extract(
             _save_shard(folder, flip, pending_keys, pending_rows)
     rows = [cached[k] for k in keys]
     return FeatureSet(
-        final=np.stack([r[0] for r in rows]).astype(np.float32),
-        mid=np.stack([r[1] for r in rows]).astype(np.float32),
-        thumb=np.stack([r[2] for r in rows]).astype(np.float32),
+        *(np.stack([r[i] for r in rows]).astype(np.float32) for i in range(len(ARRAYS)))
     )

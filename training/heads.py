@@ -31,6 +31,9 @@ class Recipe:
     colour_descriptor: bool = True
     colour_mid: bool = True
     colour_final: bool = False
+    # Colour and pattern also read the garment tap (training.backbones.garment_pool):
+    # +3 to +8 points colour on consumer photos (docs/quality.md).
+    garment_tap: bool = True
     one_cycle: bool = True
     # Hand-checked labels (a label map's checked_labels) count this many times: a few
     # hundred consumer photos against thousands of catalog shots (docs/quality.md).
@@ -43,15 +46,22 @@ class Recipe:
 
 @dataclass
 class HeadInputs:
-    """What each head reads, per photo: backbone features, mid tap, colour descriptor."""
+    """What each head reads, per photo: backbone features, mid tap, colour descriptor,
+    garment tap."""
 
     final: np.ndarray
     mid: np.ndarray
     descriptor: np.ndarray
+    garment: np.ndarray
     parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def for_family(self, family: str) -> np.ndarray:
-        arrays = {"final": self.final, "mid": self.mid, "descriptor": self.descriptor}
+        arrays = {
+            "final": self.final,
+            "mid": self.mid,
+            "descriptor": self.descriptor,
+            "garment": self.garment,
+        }
         return np.concatenate([arrays[p] for p in self.parts[family]], axis=1)
 
 
@@ -60,9 +70,12 @@ def head_parts(family: str, recipe: Recipe) -> tuple[str, ...]:
 
     Colour reads the mid-level tap and the garment histogram: the final pooled features
     add object identity, which measured slightly worse for colour (docs/training.md).
+    Colour and pattern also read the garment tap, which weighs the product over its
+    surroundings (docs/quality.md).
     """
+    garment = ("garment",) if recipe.garment_tap and family in ("colour", "pattern") else ()
     if family != "colour":
-        return ("final",)
+        return ("final", *garment)
     parts = (
         ["final"]
         if recipe.colour_final or not (recipe.colour_mid or recipe.colour_descriptor)
@@ -72,7 +85,7 @@ def head_parts(family: str, recipe: Recipe) -> tuple[str, ...]:
         parts.append("mid")
     if recipe.colour_descriptor:
         parts.append("descriptor")
-    return tuple(parts)
+    return (*parts, *garment)
 
 
 def describe_thumbnails(thumb: np.ndarray, descriptor: ColourDescriptor) -> np.ndarray:

@@ -13,6 +13,11 @@ from training.backbones import Backbone
 from training.colour import ColourDescriptor
 from training.heads import FamilyHead
 
+# The probability part against the activation part, chosen on validation P@5 (1, 1.5, 2,
+# 3 and probabilities alone: 0.496, 0.505, 0.507, 0.509, 0.510; docs/quality.md). 2 keeps
+# the study's activations in the neighbourhood.
+PROBABILITY_WEIGHT = 2.0
+
 
 def combine(
     hidden: dict[str, torch.Tensor], probs: dict[str, torch.Tensor], weights: dict[str, float]
@@ -20,13 +25,20 @@ def combine(
     """The similar-items embedding from each family's 64-d head activation and probabilities.
 
     Per family: the study's L2-normalised penultimate activation next to the square root
-    of its probabilities (unit length too), so neighbours also agree on the predicted
-    labels (P@5 +3 to +5 points, docs/quality.md); scaled by the family weight, concatenated,
-    normalised.
+    of its probabilities (unit length too) at ``PROBABILITY_WEIGHT`` times its weight, so
+    neighbours also agree on the predicted labels (P@5 +3 to +6 points, docs/quality.md);
+    scaled to the family weight, concatenated, normalised.
     """
+    scale = math.sqrt(1 + PROBABILITY_WEIGHT**2)
     pieces = [
-        torch.cat([F.normalize(hidden[name], dim=1), probs[name].clamp_min(0).sqrt()], dim=1)
-        * (weights.get(name, 1.0) / math.sqrt(2))
+        torch.cat(
+            [
+                F.normalize(hidden[name], dim=1),
+                probs[name].clamp_min(0).sqrt() * PROBABILITY_WEIGHT,
+            ],
+            dim=1,
+        )
+        * (weights.get(name, 1.0) / scale)
         for name in hidden
     ]
     return F.normalize(torch.cat(pieces, dim=1), dim=1)
@@ -70,8 +82,8 @@ class VitrinaNet(nn.Module):
     def logits_and_hidden(
         self, x: torch.Tensor
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        final, mid = self.backbone(x)
-        inputs = {"final": final, "mid": mid}
+        final, mid, garment = self.backbone(x)
+        inputs = {"final": final, "mid": mid, "garment": garment}
         if any("descriptor" in p for p in self.parts.values()):
             inputs["descriptor"] = self.descriptor(x)
         logits, hidden = {}, {}

@@ -109,6 +109,7 @@ def prepare(config: FitConfig) -> Prepared:
             feats.final,
             feats.mid,
             describe_thumbnails(feats.thumb, descriptor),
+            feats.garment,
             head_input_parts,
         )
 

@@ -175,15 +175,16 @@ def _descriptor_in_fp32(descriptor: ColourDescriptor, device: torch.device) -> N
 
 @torch.inference_mode()
 def _features(backbone, descriptor, data: Data, rows, inputs: Inputs, flip: bool, batch: int):
-    finals, mids, descs = [], [], []
+    finals, mids, descs, garments = [], [], [], []
     for start in range(0, len(rows), batch):
         x = inputs(data.images[rows[start : start + batch]], flip=flip)
         with _autocast(x.device):
-            final, mid = backbone(x)
+            final, mid, garment = backbone(x)
         finals.append(final.float().cpu())
         mids.append(mid.float().cpu())
         descs.append(descriptor(x).float().cpu())
-    return [torch.cat(t).numpy() for t in (finals, mids, descs)]
+        garments.append(garment.float().cpu())
+    return [torch.cat(t).numpy() for t in (finals, mids, descs, garments)]
 
 
 def stage1(name: str, data: Data, recipe: Recipe, settings: Settings, device) -> tuple:
