@@ -32,7 +32,7 @@ class Recipe:
     colour_mid: bool = True
     colour_final: bool = False
     # Colour and pattern also read the garment tap (training.backbones.garment_pool):
-    # +3 to +8 points colour on consumer photos (docs/quality.md).
+    # +7 to +8 points colour on consumer photos (docs/quality.md).
     garment_tap: bool = True
     one_cycle: bool = True
     # Hand-checked labels (a label map's checked_labels) count this many times: a few

@@ -37,6 +37,11 @@ from training.pipeline import (
 )
 
 
+def job_recipe(summary: dict) -> Recipe:
+    """The recipe a job ran; jobs from before the garment tap did not record it (off)."""
+    return Recipe(**{"garment_tap": False, **summary["recipe"]})
+
+
 def load_net(results: Path, backbone: str, embedding_weights: dict[str, float]) -> tuple:
     """(VitrinaNet with the fine-tuned weights, the job's metrics.json, that backbone's entry)."""
     summary = json.loads((results / "metrics.json").read_text(encoding="utf-8"))
@@ -47,7 +52,7 @@ def load_net(results: Path, backbone: str, embedding_weights: dict[str, float]) 
         )
     entry = summary["results"][backbone]
     state = blob.loads(blob.read_chunks(results, entry["blob"]["chunks"], entry["blob"]["sha256"]))
-    recipe = Recipe(**summary["recipe"])
+    recipe = job_recipe(summary)
     labels = {f: tuple(names) for f, names in summary["labels"].items()}
     size = entry["size"]
     pre = preprocessing_for(backbone, size)
@@ -107,7 +112,7 @@ def unpack(
         out=out,
         backbone=backbone,
         size=entry["size"],
-        recipe=Recipe(**summary["recipe"]),
+        recipe=job_recipe(summary),
         name=name or f"vitrina-{backbone.replace('_', '-')}",
         version=version,
         embedding_weights=embedding_weights,
