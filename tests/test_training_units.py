@@ -323,7 +323,9 @@ def test_hand_checked_labels_count_checked_weight_times(monkeypatch: pytest.Monk
     )
     seen = {}
     monkeypatch.setattr(
-        pipeline, "train_head", lambda x, y, k, recipe, x_m: seen.setdefault(k, x[:, 0].tolist())
+        pipeline,
+        "train_family_head",
+        lambda family, x, y, k, recipe, x_m: seen.setdefault(k, x[:, 0].tolist()),
     )
     pipeline.train_heads(prepared, Recipe(checked_weight=3))
     assert sorted(seen[2]) == [0, 0, 0, 1, 1, 1, 2, 3, 4, 5]  # colour: 2 of its labels checked
@@ -375,3 +377,22 @@ def test_embedding_parts_keep_their_family_weight_and_probability_share() -> Non
     assert torch.allclose(colour.norm(dim=1) / sleeve.norm(dim=1), torch.full((3,), 3.0))
     ratio = colour[:, 64:].norm(dim=1) / colour[:, :64].norm(dim=1)
     assert torch.allclose(ratio, torch.full((3,), PROBABILITY_WEIGHT))
+
+
+def test_colour_head_ensemble_answers_the_members_mean_probability() -> None:
+    """The graph's softmax of the ensemble's "logits" is the mean of its members'
+    probabilities; the embedding keeps the first member's activation."""
+    from training.heads import FamilyHead, HeadEnsemble, Recipe, make_head
+
+    torch.manual_seed(0)
+    members = [FamilyHead(5, 3) for _ in range(3)]
+    ensemble = HeadEnsemble(members).eval()
+    x = torch.rand(4, 5)
+    with torch.no_grad():
+        logits, hidden = ensemble(x)
+        expected = torch.stack([torch.softmax(m.eval()(x)[0], 1) for m in members]).mean(0)
+        assert torch.allclose(torch.softmax(logits, 1), expected, atol=1e-6)
+        assert torch.equal(hidden, members[0](x)[1])
+    assert isinstance(make_head("colour", 5, 3, Recipe()), HeadEnsemble)
+    assert isinstance(make_head("pattern", 5, 3, Recipe()), FamilyHead)
+    assert isinstance(make_head("colour", 5, 3, Recipe(colour_members=1)), FamilyHead)

@@ -76,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--no-colour-descriptor", action="store_true")
     fit.add_argument(
+        "--colour-members",
+        type=int,
+        default=Recipe.colour_members,
+        help="colour heads trained from different seeds whose probabilities are averaged",
+    )
+    fit.add_argument(
         "--no-garment-tap",
         action="store_true",
         help="colour and pattern heads do not read the garment-weighted stride-16 tap",
@@ -159,6 +165,7 @@ def _run(args: argparse.Namespace) -> None:
             colour_descriptor=not args.no_colour_descriptor,
             colour_final=args.colour_final,
             garment_tap=not args.no_garment_tap,
+            colour_members=args.colour_members,
             checked_weight=args.checked_weight,
             seed=args.seed,
         )

@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 
 from training.evaluate import precision_at_k
-from training.heads import FamilyHead, Recipe, head_parts
+from training.heads import Head, Recipe, head_parts
 from training.network import embed_features
 from training.pipeline import Prepared, train_heads, validation_scores
 
@@ -71,7 +71,7 @@ def _macro_recall(s: dict) -> float:
     return float(np.mean([(s["pred"][s["y"] == c] == c).mean() for c in classes]))
 
 
-def _embedding(prepared: Prepared, heads: dict[str, FamilyHead], weights: dict) -> np.ndarray:
+def _embedding(prepared: Prepared, heads: dict[str, Head], weights: dict) -> np.ndarray:
     features = {f: prepared.inputs["val"].for_family(f) for f in heads}
     return embed_features(heads, features, weights)
 

@@ -23,7 +23,7 @@ import torch
 from training.calibrate import at_threshold
 from training.evaluate import precision_at_k
 from training.features import DEFAULT_CACHE
-from training.heads import FamilyHead
+from training.heads import Head
 from training.network import embed_features
 from training.pipeline import (
     DEFAULT_EMBEDDING_WEIGHTS,
@@ -36,14 +36,14 @@ from training.pipeline import (
 )
 
 
-def _embedding(prepared: Prepared, heads: dict[str, FamilyHead], split_name: str) -> np.ndarray:
+def _embedding(prepared: Prepared, heads: dict[str, Head], split_name: str) -> np.ndarray:
     """The bundle's combined embedding from cached features."""
     features = {f: prepared.inputs[split_name].for_family(f) for f in heads}
     return embed_features(heads, features, DEFAULT_EMBEDDING_WEIGHTS)
 
 
 def split_metrics(
-    prepared: Prepared, heads: dict[str, FamilyHead], split_name: str, thresholds: dict
+    prepared: Prepared, heads: dict[str, Head], split_name: str, thresholds: dict
 ) -> dict:
     """Top-1/3 (overall and per source), per-class recall, macro recall, P@5, at-threshold."""
     result: dict = {}

@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from training.backbones import Backbone
 from training.colour import ColourDescriptor
-from training.heads import FamilyHead
+from training.heads import Head
 
 # The probability part against the activation part, chosen on validation P@5 (1, 1.5, 2,
 # 3 and probabilities alone: 0.496, 0.505, 0.507, 0.509, 0.510; docs/quality.md). 2 keeps
@@ -46,7 +46,7 @@ def combine(
 
 @torch.no_grad()
 def embed_features(
-    heads: dict[str, FamilyHead], features: dict[str, np.ndarray], weights: dict[str, float]
+    heads: dict[str, Head], features: dict[str, np.ndarray], weights: dict[str, float]
 ) -> np.ndarray:
     """:func:`combine` from cached head inputs (what the exported graph computes)."""
     hidden, probs = {}, {}
@@ -63,7 +63,7 @@ class VitrinaNet(nn.Module):
         self,
         backbone: Backbone,
         descriptor: ColourDescriptor,
-        heads: dict[str, FamilyHead],
+        heads: dict[str, Head],
         parts: dict[str, tuple[str, ...]],
         embedding_weights: dict[str, float] | None = None,
     ) -> None:

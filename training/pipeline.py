@@ -25,13 +25,13 @@ from training.export import (
 )
 from training.features import DEFAULT_CACHE, extract, preprocessing_for
 from training.heads import (
-    FamilyHead,
+    Head,
     HeadInputs,
     Recipe,
     describe_thumbnails,
     head_parts,
     predict,
-    train_head,
+    train_family_head,
 )
 from training.network import VitrinaNet
 
@@ -127,7 +127,7 @@ def encoded(photos: Sequence[Photo], family: str, labels: Sequence[str]) -> tupl
     )
 
 
-def train_heads(prepared: Prepared, recipe: Recipe) -> dict[str, FamilyHead]:
+def train_heads(prepared: Prepared, recipe: Recipe) -> dict[str, Head]:
     heads = {}
     train = prepared.parts["train"]
     for family, names in prepared.labels.items():
@@ -137,12 +137,12 @@ def train_heads(prepared: Prepared, recipe: Recipe) -> dict[str, FamilyHead]:
         rows, y = np.repeat(rows, repeat), np.repeat(y, repeat)
         x = prepared.inputs["train"].for_family(family)[rows]
         x_m = prepared.mirrored.for_family(family)[rows] if prepared.mirrored else None
-        heads[family] = train_head(x, y, len(names), recipe, x_m)
+        heads[family] = train_family_head(family, x, y, len(names), recipe, x_m)
     return heads
 
 
 def validation_scores(
-    prepared: Prepared, heads: dict[str, FamilyHead], split_name: str = "val"
+    prepared: Prepared, heads: dict[str, Head], split_name: str = "val"
 ) -> dict[str, dict]:
     """Per family: confidence, correctness, sources and top-k on a split (from cached features)."""
     photos = prepared.parts[split_name]
@@ -195,7 +195,7 @@ def _sample_batch(photos: Sequence[Photo], pre, count: int = 4) -> np.ndarray:
     )
 
 
-def build_net(config: FitConfig, prepared: Prepared, heads: dict[str, FamilyHead]) -> VitrinaNet:
+def build_net(config: FitConfig, prepared: Prepared, heads: dict[str, Head]) -> VitrinaNet:
     pre = preprocessing_for(config.backbone, config.size)
     backbone = build_backbone(config.backbone, pre.size[0], config.weights, config.from_scratch)
     parts = {f: head_parts(f, config.recipe) for f in heads}

@@ -39,7 +39,7 @@ from training.colour import ColourDescriptor
 from training.datasets import Photo
 from training.gpu import blob
 from training.gpu.pack import LITE2_FILE, RESNET_FILE
-from training.heads import FamilyHead, HeadInputs, Recipe, head_parts
+from training.heads import HeadInputs, Recipe, head_parts, make_head
 from training.network import VitrinaNet
 from training.pipeline import Prepared, train_heads, validation_scores
 
@@ -204,9 +204,7 @@ def stage1(name: str, data: Data, recipe: Recipe, settings: Settings, device) ->
     val_photos = [data.photos[i] for i in data.val.tolist()]
     if saved.is_file():
         state = torch.load(saved, map_location="cpu", weights_only=False)
-        heads = {
-            f: FamilyHead(state["in_dim"][f], len(data.labels[f]), recipe.dropout) for f in parts
-        }
+        heads = {f: make_head(f, state["in_dim"][f], len(data.labels[f]), recipe) for f in parts}
         for f, head in heads.items():
             head.load_state_dict(state["heads"][f])
         log(f"{name}: stage 1 resumed from {saved}")
@@ -235,7 +233,7 @@ def stage1(name: str, data: Data, recipe: Recipe, settings: Settings, device) ->
         f"{time.monotonic() - began:.0f} s"
     )
     folder.mkdir(parents=True, exist_ok=True)
-    in_dim = {f: h.hidden[1].in_features for f, h in heads.items()}
+    in_dim = {f: h.in_dim for f, h in heads.items()}
     torch.save(
         {
             "heads": {f: h.state_dict() for f, h in heads.items()},
@@ -469,7 +467,7 @@ def run(args: argparse.Namespace) -> dict:
                     "size": size,
                     "stage1": s1,
                     "variants": {},
-                    "in_dim": {f: h.hidden[1].in_features for f, h in heads.items()},
+                    "in_dim": {f: h.in_dim for f, h in heads.items()},
                 },
             )
             entry["variants"][bn] = outcome

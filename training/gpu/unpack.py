@@ -25,7 +25,7 @@ from training.datasets import load_data, split
 from training.features import preprocessing_for
 from training.gpu import blob
 from training.gpu.pack import DEFAULT_DATA
-from training.heads import FamilyHead, Recipe, head_parts
+from training.heads import Recipe, head_parts, make_head
 from training.network import VitrinaNet
 from training.pipeline import (
     DEFAULT_EMBEDDING_WEIGHTS,
@@ -38,8 +38,9 @@ from training.pipeline import (
 
 
 def job_recipe(summary: dict) -> Recipe:
-    """The recipe a job ran; jobs from before the garment tap did not record it (off)."""
-    return Recipe(**{"garment_tap": False, **summary["recipe"]})
+    """The recipe a job ran; jobs from before the garment tap and the colour ensemble did
+    not record them (off)."""
+    return Recipe(**{"garment_tap": False, "colour_members": 1, **summary["recipe"]})
 
 
 def load_net(results: Path, backbone: str, embedding_weights: dict[str, float]) -> tuple:
@@ -59,7 +60,7 @@ def load_net(results: Path, backbone: str, embedding_weights: dict[str, float]) 
     net = VitrinaNet(
         build_backbone(backbone, size, from_scratch=True),
         ColourDescriptor(size, pre.mean, pre.std),
-        {f: FamilyHead(entry["in_dim"][f], len(labels[f]), recipe.dropout) for f in labels},
+        {f: make_head(f, entry["in_dim"][f], len(labels[f]), recipe) for f in labels},
         {f: head_parts(f, recipe) for f in labels},
         embedding_weights,
     )
