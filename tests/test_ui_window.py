@@ -125,6 +125,11 @@ def test_outside_photo_on_strip_is_not_imported(qtbot, window: MainWindow, photo
     qtbot.waitUntil(lambda: "not imported" in window.strip.title.text(), timeout=TIMEOUT)
     qtbot.waitUntil(lambda: window.strip.list.count() == 7, timeout=TIMEOUT)
     assert window.ctx.catalog.count() == 7
+    # The current photo's own neighbours, reloaded or arriving late, do not replace them.
+    with qtbot.waitSignal(window.controller.review_shown, timeout=TIMEOUT):
+        window.controller.reload_current()
+    window.controller._similar_loaded(window.controller.current_id, [])
+    assert "not imported" in window.strip.title.text()
 
 
 def test_bad_files_listed_with_reason(qtbot, window: MainWindow, photos_dir: Path):

@@ -63,6 +63,7 @@ class ReviewController(QObject):
         self.writer: TagWriter | None = None
         self.undo_stack = QUndoStack(self)
         self.current_id: int | None = None
+        self._outside: Path | None = None  # an outside photo shown on the strip
         self._current_sha = ""
         self._reads = WorkerPool(2, self)
         self._pending_jump: int | None = None
@@ -97,6 +98,7 @@ class ReviewController(QObject):
             self.writer.written.connect(self._written)
             self.writer.failed.connect(self._write_failed)
         self.current_id = None
+        self._outside = None
         self.panel.show_review(None)
 
     def set_overrides(self, overrides: Mapping[str, float]) -> None:
@@ -115,6 +117,7 @@ class ReviewController(QObject):
             return
         if photo_id != self.current_id:
             self.current_id = photo_id
+            self._outside = None
             self.panel.show_message("")
         if item is not None:
             self._show_preview(item.sha256, item.path)
@@ -176,7 +179,8 @@ class ReviewController(QObject):
             self.preview.show_pixmap(self.preview_cache.pixmap(sha, ""))
 
     def _similar_loaded(self, photo_id: int, neighbours: list) -> None:
-        if photo_id != self.current_id:
+        # An outside photo dropped on the strip keeps it until another photo is chosen.
+        if photo_id != self.current_id or self._outside is not None:
             return
         if self.ctx is not None and not catalog_session.has_tagger(self.ctx):
             self.strip.show_message("Similar items need a model bundle (File → Choose bundle…).")
@@ -193,6 +197,7 @@ class ReviewController(QObject):
                 "Finding similar items for a photo needs a model bundle (File → Choose bundle…)."
             )
             return
+        self._outside = path
         self.strip.show_message(f"Looking for photos like {path.name}…")
         self._reads.start(
             lambda _: catalog_session.similar_to_file(ctx, path),
@@ -202,6 +207,8 @@ class ReviewController(QObject):
         )
 
     def _outside_loaded(self, path: Path, neighbours: list) -> None:
+        if path != self._outside:  # another photo was chosen or dropped since
+            return
         self.strip.show_neighbours(f"Similar to {path.name} (not imported)", neighbours)
         self.similar_shown.emit(neighbours)
 
