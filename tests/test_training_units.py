@@ -396,3 +396,11 @@ def test_colour_head_ensemble_answers_the_members_mean_probability() -> None:
     assert isinstance(make_head("colour", 5, 3, Recipe()), HeadEnsemble)
     assert isinstance(make_head("pattern", 5, 3, Recipe()), FamilyHead)
     assert isinstance(make_head("colour", 5, 3, Recipe(colour_members=1)), FamilyHead)
+
+
+def test_recover_names_the_folder_when_it_holds_no_bundle(tmp_path: Path) -> None:
+    from training.recover import main as recover_main
+
+    with pytest.raises(SystemExit, match=r"no manifest\.json"):
+        recover_main([str(tmp_path), "--out", str(tmp_path / "backbone.pt")])
+    assert not (tmp_path / "backbone.pt").exists()

@@ -13,7 +13,6 @@ same as from the original; heads on frozen features are.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,9 +22,9 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
+from app.core.bundle import Bundle, load_bundle
 from app.core.errors import VitrinaError
 from training.backbones import build_backbone
-from training.export import MODEL_FILE
 
 
 class RecoverError(VitrinaError):
@@ -35,7 +34,7 @@ class RecoverError(VitrinaError):
 def conv_bn_pairs(net: nn.Module) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
     """Every convolution with the batch norm right after it, in definition order."""
     layers = [m for m in net.modules() if isinstance(m, nn.Conv2d | nn.BatchNorm2d)]
-    pairs = list(zip(layers[::2], layers[1::2], strict=True))
+    pairs = list(zip(layers[::2], layers[1::2] + [None] * (len(layers) % 2), strict=True))
     if not all(isinstance(c, nn.Conv2d) and isinstance(b, nn.BatchNorm2d) for c, b in pairs):
         raise RecoverError("the backbone has a convolution without a batch norm after it")
     return pairs
@@ -44,24 +43,34 @@ def conv_bn_pairs(net: nn.Module) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
 @torch.no_grad()
 def recover(bundle: Path) -> tuple[str, dict[str, torch.Tensor]]:
     """(backbone name, checkpoint under the source network's key names) of a bundle."""
-    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
-    name = manifest["backbone"]
-    size = manifest["input"]["size"][0]
-    graph = onnx.load(str(bundle / MODEL_FILE)).graph
+    loaded = load_bundle(bundle)
+    if not isinstance(loaded, Bundle):
+        raise RecoverError(
+            f"{bundle}: a bundle set; recover from one of its member folders instead."
+        )
+    name = loaded.manifest.get("backbone")
+    if not isinstance(name, str):
+        raise RecoverError(
+            f'{loaded.model_path.parent / "manifest.json"}: names no "backbone"; '
+            "only bundles written by vitrina-train can be recovered."
+        )
+    model = loaded.model_path
+    size = loaded.preprocessing.size[0]
+    graph = onnx.load(str(model)).graph
     tensors = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     convs = [n for n in graph.node if n.op_type == "Conv" and n.name.startswith("/backbone/")]
     net = build_backbone(name, size, from_scratch=True).eval()
     pairs = conv_bn_pairs(net.source)
     if len(pairs) != len(convs):
         raise RecoverError(
-            f"{bundle / MODEL_FILE}: {len(convs)} backbone convolutions, "
+            f"{model}: {len(convs)} backbone convolutions, "
             f"but {name} has {len(pairs)}; is this bundle a {name}?"
         )
     for (conv, norm), node in zip(pairs, convs, strict=True):
         weight = np.array(tensors[node.input[1]])
         if weight.shape != tuple(conv.weight.shape) or len(node.input) < 3:
             raise RecoverError(
-                f"{bundle / MODEL_FILE}: {node.name} holds {weight.shape}, "
+                f"{model}: {node.name} holds {weight.shape}, "
                 f"{name} expects {tuple(conv.weight.shape)} with a folded bias."
             )
         conv.weight.copy_(torch.from_numpy(weight))
@@ -77,7 +86,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("bundle", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="checkpoint file to write")
     args = parser.parse_args(argv)
-    name, state = recover(args.bundle)
+    try:
+        name, state = recover(args.bundle)
+    except VitrinaError as exc:
+        raise SystemExit(f"error: {exc}") from None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, args.out)
     print(f"{name} backbone of {args.bundle} written to {args.out}")
