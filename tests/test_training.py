@@ -190,6 +190,7 @@ def test_report_has_metrics_and_plots(fitted) -> None:
 def test_separate_writes_a_bundle_set(fitted, tmp_path: Path, tiny_data: Path) -> None:
     from dataclasses import replace
 
+    from training.evaluate import embedding_parts
     from training.pipeline import fit
 
     config, _ = fitted
@@ -197,6 +198,10 @@ def test_separate_writes_a_bundle_set(fitted, tmp_path: Path, tiny_data: Path) -
     bundle = load_bundle(tmp_path / "set")
     assert isinstance(bundle, BundleSet)
     assert sorted(f.name for f in bundle.families) == ["category", "colour", "pattern", "sleeve"]
+    parts = embedding_parts(bundle, np.zeros((1, bundle.embedding.dim), np.float32))
+    assert {name: part.shape[1] for name, part in parts.items()} == {
+        member.families[0].name: member.embedding.dim for member in bundle.members
+    }
 
 
 @pytest.mark.slow

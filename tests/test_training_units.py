@@ -379,6 +379,49 @@ def test_embedding_parts_keep_their_family_weight_and_probability_share() -> Non
     assert torch.allclose(ratio, torch.full((3,), PROBABILITY_WEIGHT))
 
 
+def test_a_perfect_embedding_reaches_the_best_possible_precision_at_k() -> None:
+    """P@5 counts shared keys among the 5 nearest; a key with fewer than 5 other photos
+    caps it, and an embedding that is the key itself reaches exactly that cap."""
+    from training.evaluate import best_precision_at_k, precision_at_k
+
+    keys = [("shirt", "red")] * 7 + [("shirt", "blue")] * 3 + [("dress", "red")]
+    best = best_precision_at_k(keys, (5,))[5]
+    assert best == pytest.approx((7 * 5 / 5 + 3 * 2 / 5 + 0) / 11)
+    codes = sorted(set(keys))
+    perfect = np.eye(len(codes))[[codes.index(k) for k in keys]] + 1e-3
+    assert precision_at_k(perfect, keys, (5,))[5] == pytest.approx(best)
+    shuffled = np.random.default_rng(0).normal(size=(len(keys), 8))
+    assert precision_at_k(shuffled, keys, (5,))[5] < best
+
+
+def test_embedding_parts_follow_the_combined_layout() -> None:
+    """The report's per-family P@5 reads each family's own slice: activation then
+    probabilities, whatever K each family has."""
+    from types import SimpleNamespace
+
+    from training.evaluate import embedding_parts
+    from training.network import combine
+
+    torch.manual_seed(0)
+    sizes = {"category": 7, "colour": 5, "sleeve": 3}
+    hidden = {name: torch.rand(4, 64) for name in sizes}
+    probs = {name: torch.softmax(torch.rand(4, k), 1) for name, k in sizes.items()}
+    embedding = combine(hidden, probs, {}).numpy()
+    bundle = SimpleNamespace(
+        families=[
+            SimpleNamespace(name=n, labels=[str(i) for i in range(k)]) for n, k in sizes.items()
+        ]
+    )
+    parts = embedding_parts(bundle, embedding)
+    assert list(parts) == list(sizes)
+    for name, part in parts.items():
+        assert part.shape == (4, 64 + sizes[name])
+        tail = part[:, 64:] / np.linalg.norm(part[:, 64:], axis=1, keepdims=True)
+        assert np.allclose(tail, probs[name].sqrt().numpy(), atol=1e-5)
+    bundle.families.append(SimpleNamespace(name="odd", labels=["a", "b"]))
+    assert embedding_parts(bundle, embedding) == {}
+
+
 def test_colour_head_ensemble_answers_the_members_mean_probability() -> None:
     """The graph's softmax of the ensemble's "logits" is the mean of its members'
     probabilities; the embedding keeps the first member's activation."""

@@ -5,6 +5,7 @@ Runs the exported ONNX graph (not the torch model), so the numbers are what the 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -67,11 +68,38 @@ def precision_at_k(
     return {k: v / len(vectors) for k, v in result.items()}
 
 
+def best_precision_at_k(keys: Sequence[tuple], ks: Sequence[int] = KS) -> dict[int, float]:
+    """The highest P@k any embedding could reach on these photos: a key shared by fewer
+    than k other photos caps its photos' share, so a small test pool cannot reach 1."""
+    counts = Counter(keys)
+    return {k: float(np.mean([min(k, counts[key] - 1) / k for key in keys])) for k in ks}
+
+
 def embedding_parts(bundle: Bundle | BundleSet, embedding: np.ndarray) -> dict[str, np.ndarray]:
-    """The combined embedding split back into its equal per-family parts."""
-    names = [f.name for f in bundle.families]
-    width = embedding.shape[1] // len(names)
-    return {n: embedding[:, i * width : (i + 1) * width] for i, n in enumerate(names)}
+    """The combined embedding split back into its per-family parts.
+
+    A vitrina-train graph lays each family out as ``training.network.combine`` does: its
+    activation (the same width for every family), then its K probabilities; a set
+    concatenates its members' embeddings. Empty when the widths do not fit that layout
+    (a bundle from elsewhere): only the combined embedding is then scored.
+    """
+    if isinstance(bundle, BundleSet):
+        parts, start = {}, 0
+        for member in bundle.members:
+            if member.embedding is not None:
+                width = member.embedding.dim
+                parts |= embedding_parts(member, embedding[:, start : start + width])
+                start += width
+        return parts
+    sizes = [len(f.labels) for f in bundle.families]
+    hidden, rest = divmod(embedding.shape[1] - sum(sizes), len(sizes))
+    if hidden <= 0 or rest:
+        return {}
+    ends = np.cumsum([hidden + k for k in sizes])
+    return {
+        f.name: embedding[:, end - hidden - k : end]
+        for f, k, end in zip(bundle.families, sizes, ends, strict=True)
+    }
 
 
 def _confusion(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
@@ -206,8 +234,8 @@ def similar_items(bundle, embedding: np.ndarray, photos: Sequence[Photo]) -> tup
     lines += [
         "| match on | photos | "
         + " | ".join(f"{v} P@{k}" for v in variants for k in KS[:1])
-        + " |",
-        "| --- | --- | " + " | ".join("---" for _ in variants) + " |",
+        + f" | best possible P@{KS[0]} |",
+        "| --- | --- | " + " | ".join("---" for _ in variants) + " | --- |",
     ]
     for name, families in keysets.items():
         rows = [i for i, p in enumerate(photos) if all(f in p.labels for f in families)]
@@ -215,9 +243,16 @@ def similar_items(bundle, embedding: np.ndarray, photos: Sequence[Photo]) -> tup
             continue
         keys = [tuple(photos[i].labels[f] for f in families) for i in rows]
         results[name] = {v: precision_at_k(e[rows], keys) for v, e in variants.items()}
-        cells = " | ".join(f"{results[name][v][KS[0]]:.3f}" for v in variants)
+        results[name]["best possible"] = best_precision_at_k(keys)
+        cells = " | ".join(f"{results[name][v][KS[0]]:.3f}" for v in [*variants, "best possible"])
         lines.append(f"| {name} | {len(rows)} | {cells} |")
-    lines.append("")
+    lines += [
+        "",
+        "A neighbour counts when it shares every label in the row. *Best possible*: the "
+        f"P@{KS[0]} of a perfect embedding on these photos, below 1 where a label "
+        f"combination has fewer than {KS[0] + 1} photos.",
+        "",
+    ]
     return results, lines
 
 
