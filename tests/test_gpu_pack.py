@@ -92,10 +92,26 @@ def test_pack_job_unpack_load(tmp_path: Path, tiny_backbone: str) -> None:
     assert {r["split"] for r in packed} == {"train", "val"}
     assert all(Image.open(tmp_path / "pack" / r["image"]).size == (48, 48) for r in packed)
 
+    # One folder per call, each within its budget; copied together they are the pack again.
+    budget = 2 * max(pack.mib(f) for f in (tmp_path / "pack").rglob("*") if f.is_file())
+    parts = pack.split_for_calls(tmp_path / "pack", tmp_path / "calls", budget)
+    assert len(parts) > 2
+    assert all(pack.mib(part) <= budget for part in parts)
+    merged = tmp_path / "merged"
+    for part in parts:
+        shutil.copytree(part, merged, dirs_exist_ok=True)
+    originals = sorted(p.relative_to(tmp_path / "pack") for p in (tmp_path / "pack").rglob("*"))
+    assert sorted(p.relative_to(merged) for p in merged.rglob("*")) == originals
+    with pytest.raises(ValueError, match="more than one call can carry"):
+        pack.split_for_calls(tmp_path / "pack", tmp_path / "calls", budget / 4)
+    plan = pack.call_plan(parts, tmp_path / "weights", ["efficientnet_lite2"], root=tmp_path)
+    assert plan[0].startswith('run(carry=["calls/data-1"]') and len(plan) == len(parts) + 1
+    assert "job.sh --backbones efficientnet_lite2" in plan[-1]
+
     out = tmp_path / "out"
     argv = [
         "--data",
-        str(tmp_path / "pack"),
+        str(merged),
         "--out",
         str(out),
         "--backbones",
