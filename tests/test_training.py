@@ -217,3 +217,51 @@ def test_finetune_runs_one_epoch_and_resumes(fitted, tmp_path: Path) -> None:
     assert (checkpoints / "epoch-1.pt").is_file()
     fit(replace(config, out=out, finetune_epochs=1, report=None))
     assert isinstance(load_bundle(out), Bundle)
+
+
+def test_tailtune_trains_only_the_tail_and_writes_a_checkpoint_fit_loads(
+    fitted, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from training.backbones import build_backbone
+    from training.features import cache_folder, preprocessing_for
+    from training.tailtune import TailConfig, tailtune
+
+    config, _ = fitted
+    out = tmp_path / "tail.pt"
+    result = tailtune(replace(config, report=None), TailConfig(out, epochs=2, batch_size=8))
+
+    assert result["steps"] == 2 * (len(_train_photos(config)) // 8)
+    assert (
+        set(result["before"])
+        == set(result["after"])
+        == {
+            "category",
+            "colour",
+            "pattern",
+            "sleeve",
+        }
+    )
+    original = build_backbone(config.backbone, config.size)
+    tuned = build_backbone(config.backbone, config.size, weights=out)
+    for mine, theirs in zip(tuned.stem.parameters(), original.stem.parameters(), strict=True):
+        assert torch.equal(mine, theirs)
+    assert any(
+        not torch.equal(mine, theirs)
+        for mine, theirs in zip(tuned.tail.parameters(), original.tail.parameters(), strict=True)
+    )
+    pre = preprocessing_for(config.backbone, config.size)
+    stem_cache = cache_folder(config.cache_dir, config.backbone, pre, kind="stem")
+    assert stem_cache != cache_folder(config.cache_dir, config.backbone, pre)
+    shards = sorted(stem_cache.glob("plain-*.npz"))
+    assert shards
+    stamps = [s.stat().st_mtime_ns for s in shards]
+    tailtune(replace(config, report=None), TailConfig(tmp_path / "again.pt", epochs=1))
+    assert [s.stat().st_mtime_ns for s in sorted(stem_cache.glob("plain-*.npz"))] == stamps
+
+
+def _train_photos(config) -> list:
+    from training.datasets import load_data, split
+
+    return split(load_data(config.data), config.seed)["train"]

@@ -345,7 +345,7 @@ def test_threshold_holds_on_every_large_source() -> None:
     assert found["threshold"] > pooled
     assert (
         found["threshold"]
-        == threshold_for(confidence[consumer], correct[consumer], 0.95)["threshold"]
+        == threshold_for(confidence[consumer], correct[consumer], 0.95, min_kept=100)["threshold"]
     )
     kept = consumer & (confidence >= found["threshold"])
     assert correct[kept].mean() >= 0.95
@@ -447,3 +447,41 @@ def test_recover_names_the_folder_when_it_holds_no_bundle(tmp_path: Path) -> Non
     with pytest.raises(SystemExit, match=r"no manifest\.json"):
         recover_main([str(tmp_path), "--out", str(tmp_path / "backbone.pt")])
     assert not (tmp_path / "backbone.pt").exists()
+
+
+def test_tail_loss_counts_checked_labels_more_and_skips_unknown() -> None:
+    from torch.nn import functional as F
+
+    from training.tailtune import loss_of, targets
+
+    labels = {"colour": ("red", "blue"), "pattern": ("solid", "striped")}
+    photos = [
+        Photo(Path("a.jpg"), "s", {"colour": "red"}, checked=frozenset({"colour"})),
+        Photo(Path("b.jpg"), "s", {"colour": "blue", "pattern": "solid"}),
+    ]
+    y, w = targets(photos, labels, checked_weight=3)
+    assert y.tolist() == [[0, -100], [1, 0]]
+    assert w.tolist() == [[3.0, 1.0], [1.0, 1.0]]
+    logits = {"colour": torch.tensor([[2.0, 0.0], [0.0, 1.0]]), "pattern": torch.zeros(2, 2)}
+    ce = F.cross_entropy(
+        logits["colour"], torch.tensor([0, 1]), label_smoothing=0.1, reduction="none"
+    )
+    expected = (3 * ce[0] + ce[1]) / 4 + F.cross_entropy(
+        torch.zeros(1, 2), torch.tensor([0]), label_smoothing=0.1
+    )
+    assert torch.isclose(loss_of(logits, torch.from_numpy(y), torch.from_numpy(w)), expected)
+
+
+def test_a_source_right_only_in_its_top_few_photos_cannot_set_the_threshold() -> None:
+    """Precision on a source's top 30 photos is noise: it must hold on 100 of them."""
+    rng = np.random.default_rng(1)
+    confidence = rng.uniform(0, 1, 2000)
+    sources = np.array(["catalog"] * 1400 + ["clothing"] * 600)
+    correct = rng.uniform(0, 1, 2000) < np.where(sources == "catalog", 0.99, 0.85)
+    consumer = np.flatnonzero(sources == "clothing")
+    top = consumer[np.argsort(-confidence[consumer])[:30]]
+    correct[top] = True  # 30 of 30 right at the very top, 85 % below
+    assert threshold_for(confidence[consumer], correct[consumer], 0.95)["coverage"] > 0
+    found = threshold_for_every_source(confidence, correct, sources, 0.95)
+    assert found["unreached"] == ["clothing"]
+    assert found["threshold"] == threshold_for(confidence, correct, 0.95)["threshold"]

@@ -84,7 +84,11 @@ class Backbone(nn.Module):
         return {k: v.detach().clone() for k, v in self.source.state_dict().items()}
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mid = self.stem(x)
+        return self.pooled(self.stem(x))
+
+    def pooled(self, mid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(final, mid-level, garment) pooled features from the stem's output map; stage 2
+        on the CPU trains from cached stem maps through here (training.tailtune)."""
         tap, final = self.tail(mid)
         return final.mean(dim=(2, 3)), mid.mean(dim=(2, 3)), garment_pool(tap, final)
 

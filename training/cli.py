@@ -1,4 +1,4 @@
-"""``vitrina-train``: fit | features | compare | evaluate."""
+"""``vitrina-train``: fit | tailtune | features | compare | evaluate."""
 
 from __future__ import annotations
 
@@ -111,6 +111,23 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--name", default="vitrina-default")
     fit.add_argument("--version", default="2026.11.26")
 
+    tail = sub.add_parser(
+        "tailtune",
+        help="stage 2 on the CPU: train the backbone's tail on cached stem maps, "
+        "write a checkpoint for fit --weights",
+    )
+    _common(tail)
+    tail.add_argument("--out", type=Path, required=True, help="backbone checkpoint to write")
+    tail.add_argument("--epochs", type=int, default=1, help="passes over the training split")
+    tail.add_argument("--minutes", type=float, help="stop after this long (default: no limit)")
+    tail.add_argument("--lr", type=float, default=1e-4, help="tail learning rate (heads 10x)")
+    tail.add_argument(
+        "--checked-weight",
+        type=int,
+        default=Recipe.checked_weight,
+        help="times a hand-checked label counts (label maps' checked_labels)",
+    )
+
     features = sub.add_parser("features", help="extract and cache backbone features only")
     _common(features)
     features.add_argument("--mirrored", action="store_true", help="also the training mirrors")
@@ -193,6 +210,14 @@ def _run(args: argparse.Namespace) -> None:
                 default=float,
             )
         )
+    elif args.command == "tailtune":
+        from training.tailtune import TailConfig, tailtune
+
+        config = replace(
+            _config(args), recipe=Recipe(checked_weight=args.checked_weight, seed=args.seed)
+        )
+        result = tailtune(config, TailConfig(args.out, args.epochs, args.minutes, args.lr))
+        print(json.dumps(result, indent=1))
     elif args.command == "features":
         from training.pipeline import prepare
 

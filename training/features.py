@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,30 +58,39 @@ def photo_key(path: Path) -> str:
 
 
 def cache_folder(
-    cache_dir: Path, backbone: str, pre: Preprocessing, weights: Path | None = None
+    cache_dir: Path,
+    backbone: str,
+    pre: Preprocessing,
+    weights: Path | None = None,
+    kind: str = "features",
 ) -> Path:
-    desc = json.dumps(
-        [backbone, pre.size, pre.resize, pre.fill, pre.mean, pre.std, str(weights or ""), FORMAT]
-    )
-    return cache_dir / f"{backbone}-{pre.size[0]}-{hashlib.sha1(desc.encode()).hexdigest()[:10]}"
+    """The cache folder of one backbone, preprocessing and weights file; ``kind`` "stem"
+    holds the stem's feature maps (training.tailtune) next to the pooled features."""
+    desc = [backbone, pre.size, pre.resize, pre.fill, pre.mean, pre.std, str(weights or ""), FORMAT]
+    if kind != "features":
+        desc.append(kind)
+    digest = hashlib.sha1(json.dumps(desc).encode()).hexdigest()[:10]
+    return cache_dir / f"{backbone}-{pre.size[0]}-{digest}"
 
 
-def _load_shards(folder: Path, flip: bool) -> dict[str, tuple[np.ndarray, ...]]:
+def _load_shards(folder: Path, flip: bool, names: Sequence[str]) -> dict[str, tuple]:
     found: dict[str, tuple[np.ndarray, ...]] = {}
     for shard in sorted(folder.glob(f"{'flip' if flip else 'plain'}-*.npz")):
         with np.load(shard) as data:
             keys = data["keys"]
-            arrays = [data[name] for name in ARRAYS]
+            arrays = [data[name] for name in names]
         for i, key in enumerate(keys):
             found[str(key)] = tuple(a[i] for a in arrays)
     return found
 
 
-def _save_shard(folder: Path, flip: bool, keys: list[str], rows: list[tuple]) -> None:
+def _save_shard(
+    folder: Path, flip: bool, names: Sequence[str], keys: list[str], rows: list[tuple]
+) -> None:
     name = hashlib.sha1("\n".join(keys).encode()).hexdigest()[:16]
     tmp = folder / f"tmp-{name}.npz"
     arrays = {
-        array: np.stack([r[i] for r in rows]).astype(np.float16) for i, array in enumerate(ARRAYS)
+        array: np.stack([r[i] for r in rows]).astype(np.float16) for i, array in enumerate(names)
     }
     np.savez(tmp, keys=np.array(keys), **arrays)
     tmp.replace(folder / f"{'flip' if flip else 'plain'}-{name}.npz")
@@ -100,20 +109,60 @@ class _Extractor(nn.Module):
         return final, mid, self.colour.thumbnail(x), garment
 
 
-def _extractor(
-    folder: Path, backbone: str, pre: Preprocessing, weights: Path | None, from_scratch: bool
+def _session(
+    folder: Path, make: Callable[[], nn.Module], size: tuple[int, int], names: Sequence[str]
 ) -> ort.InferenceSession:
-    """The folder's backbone as an onnxruntime session, exported on first use."""
+    """The folder's extractor module as an onnxruntime session, exported on first use."""
     path = folder / "extractor.onnx"
     if not path.is_file():
-        net = build_backbone(backbone, pre.size[0], weights, from_scratch)
-        extractor = _Extractor(net, ColourDescriptor(pre.size[0], pre.mean, pre.std))
         partial = folder / "extractor.onnx.partial"
-        export_module(extractor, partial, pre.size, ARRAYS)
+        export_module(make(), partial, size, names)
         partial.replace(path)
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def cached_arrays(
+    paths: Sequence[Path],
+    folder: Path,
+    make: Callable[[], nn.Module],
+    pre: Preprocessing,
+    names: Sequence[str],
+    flip: bool = False,
+    batch_size: int = 32,
+    label: str = "features",
+) -> list[np.ndarray]:
+    """``make()``'s outputs ``names`` for every photo, in order, running only what
+    ``folder`` does not hold yet (float16 shards keyed by path, size and mtime)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = [photo_key(Path(p)) for p in paths]
+    cached = _load_shards(folder, flip, names)
+    todo = [(k, Path(p)) for k, p in zip(keys, paths, strict=True) if k not in cached]
+    if todo:
+        session = _session(folder, make, pre.size, names)
+        pending_keys: list[str] = []
+        pending_rows: list[tuple] = []
+        for start in tqdm(range(0, len(todo), batch_size), desc=label, unit="batch"):
+            chunk = todo[start : start + batch_size]
+            batch = np.stack(
+                [preprocess(open_photo(p, max(pre.size)).image, pre) for _, p in chunk]
+            )
+            if flip:
+                batch = np.ascontiguousarray(batch[:, :, :, ::-1])
+            outputs = session.run(list(names), {"image": batch})
+            for i, (key, _) in enumerate(chunk):
+                row = tuple(array[i].astype(np.float16) for array in outputs)
+                cached[key] = row
+                pending_keys.append(key)
+                pending_rows.append(row)
+            if len(pending_keys) >= SHARD_SIZE:
+                _save_shard(folder, flip, names, pending_keys, pending_rows)
+                pending_keys, pending_rows = [], []
+        if pending_keys:
+            _save_shard(folder, flip, names, pending_keys, pending_rows)
+    rows = [cached[k] for k in keys]
+    return [np.stack([r[i] for r in rows]) for i in range(len(names))]
 
 
 def extract(
@@ -128,35 +177,19 @@ def extract(
 ) -> FeatureSet:
     """Features of every photo (mirrored when ``flip``), extracting only what is not cached."""
     pre = preprocessing_for(backbone, size)
-    folder = cache_folder(cache_dir, backbone, pre, weights)
-    folder.mkdir(parents=True, exist_ok=True)
-    keys = [photo_key(Path(p)) for p in paths]
-    cached = _load_shards(folder, flip)
-    todo = [(k, Path(p)) for k, p in zip(keys, paths, strict=True) if k not in cached]
-    if todo:
-        session = _extractor(folder, backbone, pre, weights, from_scratch)
-        pending_keys: list[str] = []
-        pending_rows: list[tuple] = []
-        label = f"features {backbone}{' (mirrored)' if flip else ''}"
-        for start in tqdm(range(0, len(todo), batch_size), desc=label, unit="batch"):
-            chunk = todo[start : start + batch_size]
-            batch = np.stack(
-                [preprocess(open_photo(p, max(pre.size)).image, pre) for _, p in chunk]
-            )
-            if flip:
-                batch = np.ascontiguousarray(batch[:, :, :, ::-1])
-            outputs = session.run(list(ARRAYS), {"image": batch})
-            for i, (key, _) in enumerate(chunk):
-                row = tuple(array[i] for array in outputs)
-                cached[key] = row
-                pending_keys.append(key)
-                pending_rows.append(row)
-            if len(pending_keys) >= SHARD_SIZE:
-                _save_shard(folder, flip, pending_keys, pending_rows)
-                pending_keys, pending_rows = [], []
-        if pending_keys:
-            _save_shard(folder, flip, pending_keys, pending_rows)
-    rows = [cached[k] for k in keys]
-    return FeatureSet(
-        *(np.stack([r[i] for r in rows]).astype(np.float32) for i in range(len(ARRAYS)))
+
+    def make() -> nn.Module:
+        net = build_backbone(backbone, pre.size[0], weights, from_scratch)
+        return _Extractor(net, ColourDescriptor(pre.size[0], pre.mean, pre.std))
+
+    arrays = cached_arrays(
+        paths,
+        cache_folder(cache_dir, backbone, pre, weights),
+        make,
+        pre,
+        ARRAYS,
+        flip,
+        batch_size,
+        f"features {backbone}{' (mirrored)' if flip else ''}",
     )
+    return FeatureSet(*(a.astype(np.float32) for a in arrays))

@@ -86,6 +86,12 @@ class VitrinaNet(nn.Module):
         inputs = {"final": final, "mid": mid, "garment": garment}
         if any("descriptor" in p for p in self.parts.values()):
             inputs["descriptor"] = self.descriptor(x)
+        return self.heads_on(inputs)
+
+    def heads_on(
+        self, inputs: dict[str, torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Each family's logits and 64-d activation from its named inputs (``parts``)."""
         logits, hidden = {}, {}
         for name, head in self.heads.items():
             features = torch.cat([inputs[p] for p in self.parts[name]], dim=1)

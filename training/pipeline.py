@@ -182,7 +182,8 @@ def calibrate(scores: dict[str, dict], target: float, split_name: str) -> dict[s
             "precision": round(found["precision"], 4),
             "coverage": round(found["coverage"], 4),
             "split": f"{split_name} ({' + '.join(sources)}), n={found['n']}",
-            "rule": f"target reached on all and on each source with >= {MIN_SOURCE} photos",
+            "rule": f"target reached on all and on each source with >= {MIN_SOURCE} photos, "
+            f"holding on >= {MIN_SOURCE} of them",
             "unreached": found["unreached"],
             "by_source": {k: {m: round(v, 4) for m, v in d.items()} for k, d in per_source.items()},
         }
