@@ -1,6 +1,6 @@
 """Stage 2 on the CPU: fine-tune the backbone's tail on cached stem maps.
 
-Why: a full stage 2 needs a GPU (an epoch of Lite2 takes hours on two cores). Here the
+Why: a full stage 2 needs a GPU (a pass of Lite2 takes 2.3 h on two cores). Here the
 stem (everything up to the mid-level tap, stride 8) stays frozen and its output maps are
 computed once and cached like the features, so a step runs only the tail (the stride-16
 and stride-32 stages, hence the garment tap and the final features) and the heads. The
