@@ -452,7 +452,8 @@ def test_recover_names_the_folder_when_it_holds_no_bundle(tmp_path: Path) -> Non
 def test_tail_loss_counts_checked_labels_more_and_skips_unknown() -> None:
     from torch.nn import functional as F
 
-    from training.tailtune import loss_of, targets
+    from training.finetune import masked_loss
+    from training.tailtune import targets
 
     labels = {"colour": ("red", "blue"), "pattern": ("solid", "striped")}
     photos = [
@@ -469,7 +470,7 @@ def test_tail_loss_counts_checked_labels_more_and_skips_unknown() -> None:
     expected = (3 * ce[0] + ce[1]) / 4 + F.cross_entropy(
         torch.zeros(1, 2), torch.tensor([0]), label_smoothing=0.1
     )
-    assert torch.isclose(loss_of(logits, torch.from_numpy(y), torch.from_numpy(w)), expected)
+    assert torch.isclose(masked_loss(logits, torch.from_numpy(y), torch.from_numpy(w)), expected)
 
 
 def test_a_source_right_only_in_its_top_few_photos_cannot_set_the_threshold() -> None:

@@ -89,9 +89,7 @@ def _save_shard(
 ) -> None:
     name = hashlib.sha1("\n".join(keys).encode()).hexdigest()[:16]
     tmp = folder / f"tmp-{name}.npz"
-    arrays = {
-        array: np.stack([r[i] for r in rows]).astype(np.float16) for i, array in enumerate(names)
-    }
+    arrays = {array: np.stack([r[i] for r in rows]) for i, array in enumerate(names)}
     np.savez(tmp, keys=np.array(keys), **arrays)
     tmp.replace(folder / f"{'flip' if flip else 'plain'}-{name}.npz")
 

@@ -9,20 +9,58 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
+from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from app.core.decode import open_photo, preprocess
+from training.datasets import Photo
 from training.features import preprocessing_for
 from training.network import VitrinaNet
 
 UNKNOWN = -100
+
+
+def label_indices(photos: Sequence[Photo], labels: dict[str, tuple[str, ...]]) -> np.ndarray:
+    """(N, families) class indices, ``UNKNOWN`` where a photo has no label of the family:
+    what every stage-2 loss reads."""
+    index = {f: {label: i for i, label in enumerate(names)} for f, names in labels.items()}
+    return np.array(
+        [[index[f].get(p.labels.get(f, ""), UNKNOWN) for f in labels] for p in photos],
+        dtype=np.int64,
+    ).reshape(len(photos), len(labels))
+
+
+def freeze_batch_norm(net: nn.Module) -> None:
+    """Batch norms keep their statistics while the rest trains: small batches would
+    corrupt them."""
+    for module in net.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
+
+
+def masked_loss(
+    logits: dict[str, torch.Tensor], y: torch.Tensor, w: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Sum over families of the mean cross-entropy (label smoothing 0.1) of the photos
+    labelled in it, each weighted by ``w`` (per photo and family) when given."""
+    total = next(iter(logits.values())).new_zeros(())
+    for j, family in enumerate(logits):
+        known = y[:, j] != UNKNOWN
+        if known.any():
+            ce = F.cross_entropy(
+                logits[family][known], y[known, j], label_smoothing=0.1, reduction="none"
+            )
+            weight = torch.ones_like(ce) if w is None else w[known, j]
+            total = total + (ce * weight).sum() / weight.sum()
+    return total
 
 
 class PhotoDataset(Dataset):
@@ -34,7 +72,7 @@ class PhotoDataset(Dataset):
     def __init__(self, photos, labels: dict[str, tuple[str, ...]], pre, augment: bool) -> None:
         self.photos, self.pre, self.augment = photos, pre, augment
         self.families = list(labels)
-        self.index = {f: {lab: i for i, lab in enumerate(names)} for f, names in labels.items()}
+        self.targets = label_indices(photos, labels)
 
     def __len__(self) -> int:
         return len(self.photos)
@@ -53,11 +91,7 @@ class PhotoDataset(Dataset):
         image = open_photo(photo.path, self.pre.min_side).image
         if self.augment:
             image = self._augment(image)
-        x = torch.from_numpy(preprocess(image, self.pre))
-        y = torch.tensor(
-            [self.index[f].get(photo.labels.get(f, ""), UNKNOWN) for f in self.families]
-        )
-        return x, y
+        return torch.from_numpy(preprocess(image, self.pre)), torch.from_numpy(self.targets[i])
 
 
 def _latest_checkpoint(folder: Path) -> tuple[int, Path | None]:
@@ -98,18 +132,12 @@ def finetune(net: VitrinaNet, prepared, config) -> None:
     for epoch in range(start + 1, config.finetune_epochs + 1):
         began = time.monotonic()
         net.train()
-        for module in net.backbone.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.eval()
+        freeze_batch_norm(net.backbone)
         losses = []
         for x, y in tqdm(loader, desc=f"fine-tune epoch {epoch}", unit="batch"):
             x, y = x.to(device), y.to(device)
             logits, _ = net.logits_and_hidden(x)
-            loss = sum(
-                F.cross_entropy(logits[f], y[:, j], ignore_index=UNKNOWN, label_smoothing=0.1)
-                for j, f in enumerate(families)
-                if (y[:, j] != UNKNOWN).any()
-            )
+            loss = masked_loss({f: logits[f] for f in families}, y)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

@@ -20,13 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 from tqdm import tqdm
 
 from training.backbones import build_backbone
 from training.datasets import Photo
 from training.features import cache_folder, cached_arrays, preprocessing_for
-from training.finetune import UNKNOWN
+from training.finetune import UNKNOWN, freeze_batch_norm, label_indices, masked_loss
 from training.network import VitrinaNet
 from training.pipeline import FitConfig, Prepared, build_net, prepare, train_heads
 
@@ -63,16 +62,11 @@ def targets(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(class index per photo and family, -100 where unknown; loss weight per photo and
     family: hand-checked labels count ``checked_weight`` times, as in stage 1)."""
-    index = {f: {label: i for i, label in enumerate(names)} for f, names in labels.items()}
-    y = np.array(
-        [[index[f].get(p.labels.get(f, ""), UNKNOWN) for f in labels] for p in photos],
-        dtype=np.int64,
-    )
     w = np.array(
         [[float(checked_weight) if f in p.checked else 1.0 for f in labels] for p in photos],
         dtype=np.float32,
     )
-    return y, w
+    return label_indices(photos, labels), w
 
 
 def tail_logits(
@@ -82,19 +76,6 @@ def tail_logits(
     final, mid, garment = net.backbone.pooled(maps)
     inputs = {"final": final, "mid": mid, "garment": garment, "descriptor": descriptor}
     return net.heads_on(inputs)[0]
-
-
-def loss_of(logits: dict[str, torch.Tensor], y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """Sum over families of the weighted mean cross-entropy of the photos labelled in it."""
-    total = torch.zeros(())
-    for j, family in enumerate(logits):
-        known = y[:, j] != UNKNOWN
-        if known.any():
-            ce = F.cross_entropy(
-                logits[family][known], y[known, j], label_smoothing=0.1, reduction="none"
-            )
-            total = total + (ce * w[known, j]).sum() / w[known, j].sum()
-    return total
 
 
 @torch.no_grad()
@@ -141,9 +122,7 @@ def train_tail(
     steps = 0
     for epoch in range(1, tail.epochs + 1):
         net.train()
-        for module in net.backbone.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.eval()
+        freeze_batch_norm(net.backbone)
         order = rng.permutation(len(maps))
         losses = []
         bar = tqdm(range(0, len(order) - tail.batch_size + 1, tail.batch_size), unit="batch")
@@ -155,7 +134,7 @@ def train_tail(
                 torch.from_numpy(maps[idx].astype(np.float32)),
                 torch.from_numpy(descriptor[idx]),
             )
-            loss = loss_of(logits, torch.from_numpy(y[idx]), torch.from_numpy(w[idx]))
+            loss = masked_loss(logits, torch.from_numpy(y[idx]), torch.from_numpy(w[idx]))
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

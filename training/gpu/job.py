@@ -31,12 +31,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, features
-from torch import nn
 from torch.nn import functional as F
 
 from training.backbones import SPECS, build_backbone
 from training.colour import ColourDescriptor
 from training.datasets import Photo
+from training.finetune import UNKNOWN, freeze_batch_norm, label_indices
 from training.gpu import blob
 from training.gpu.pack import WEIGHT_FILES
 from training.heads import HeadInputs, Recipe, head_parts, make_head
@@ -44,7 +44,6 @@ from training.network import VitrinaNet
 from training.pipeline import Prepared, train_heads, validation_scores
 
 STARTED = time.monotonic()
-UNKNOWN = -100
 RESERVE_S = 40.0
 """Seconds kept back for writing results after the last epoch."""
 
@@ -95,10 +94,7 @@ def load_pack(folder: Path, device: torch.device, workers: int, limit: int | Non
     with Pool(workers) as pool:
         arrays = pool.map(_decode, [str(p.path) for p in photos], chunksize=64)
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous().to(device)
-    index = {f: {lab: i for i, lab in enumerate(names)} for f, names in labels.items()}
-    targets = torch.tensor(
-        [[index[f].get(p.labels.get(f, ""), UNKNOWN) for f in labels] for p in photos]
-    ).to(device)
+    targets = torch.from_numpy(label_indices(photos, labels)).to(device)
     n_train = len(rows["train"])
     log(
         f"decoded {len(photos)} photos ({n_train} train, {len(rows['val'])} val) "
@@ -290,12 +286,6 @@ def validate(net: VitrinaNet, data: Data, inputs: Inputs, batch: int) -> dict:
     return result
 
 
-def _freeze_bn(net: VitrinaNet) -> None:
-    for module in net.backbone.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.eval()
-
-
 def stage2(
     net: VitrinaNet,
     data: Data,
@@ -346,7 +336,7 @@ def stage2(
         began = time.monotonic()
         net.train()
         if bn == "frozen":
-            _freeze_bn(net)
+            freeze_batch_norm(net.backbone)
         order = data.train[torch.randperm(len(data.train), device=device)]
         total_loss = torch.zeros((), device=device)
         for step in range(steps_per_epoch):
