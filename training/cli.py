@@ -1,4 +1,4 @@
-"""``vitrina-train``: fit | tailtune | features | compare | evaluate."""
+"""``vitrina-train``: fit | tailtune | average | features | compare | evaluate."""
 
 from __future__ import annotations
 
@@ -128,6 +128,13 @@ def _parser() -> argparse.ArgumentParser:
         help="times a hand-checked label counts (label maps' checked_labels)",
     )
 
+    average = sub.add_parser(
+        "average", help="average backbone checkpoints of one run into a --weights file"
+    )
+    average.add_argument("checkpoints", type=Path, nargs="+", help="backbone checkpoints")
+    average.add_argument("--out", type=Path, required=True, help="checkpoint to write")
+    average.add_argument("--threads", type=int, default=2)
+
     features = sub.add_parser("features", help="extract and cache backbone features only")
     _common(features)
     features.add_argument("--mirrored", action="store_true", help="also the training mirrors")
@@ -218,6 +225,11 @@ def _run(args: argparse.Namespace) -> None:
         )
         result = tailtune(config, TailConfig(args.out, args.epochs, args.minutes, args.lr))
         print(json.dumps(result, indent=1))
+    elif args.command == "average":
+        from training.average import write_average
+
+        write_average(args.checkpoints, args.out)
+        print(f"{args.out}: mean of {len(args.checkpoints)} checkpoints (use it with --weights)")
     elif args.command == "features":
         from training.pipeline import prepare
 
