@@ -12,6 +12,7 @@ pytestmark = pytest.mark.train
 import torch  # noqa: E402
 
 from training.average import AverageError, average_checkpoints  # noqa: E402
+from training.backbones import BackboneError  # noqa: E402
 from training.cli import main  # noqa: E402
 
 
@@ -54,7 +55,10 @@ def test_missing_bad_or_single_files_get_a_message(tmp_path: Path, capsys) -> No
     bad.write_text("not a checkpoint", encoding="utf-8")
     with pytest.raises(AverageError, match="at least two"):
         average_checkpoints([good])
-    with pytest.raises(AverageError, match="not a torch checkpoint"):
+    torch.save({"epoch": 3}, tmp_path / "meta.pt")
+    with pytest.raises(AverageError, match="not a backbone state dict"):
+        average_checkpoints([good, tmp_path / "meta.pt"])
+    with pytest.raises(BackboneError, match=r"notes\.pt: cannot be read as a torch state dict"):
         average_checkpoints([good, bad])
     assert main(["average", str(good), str(tmp_path / "gone.pt"), "--out", "x.pt"]) == 1
-    assert "gone.pt: no such checkpoint" in capsys.readouterr().err
+    assert "gone.pt: weights file not found" in capsys.readouterr().err

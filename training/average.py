@@ -16,22 +16,11 @@ from pathlib import Path
 import torch
 
 from app.core.errors import VitrinaError
+from training.backbones import read_state_dict
 
 
 class AverageError(VitrinaError):
     """The checkpoints cannot be averaged."""
-
-
-def _load(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise AverageError(f"{path}: no such checkpoint; give the files tailtune or fit wrote.")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several unrelated types for a bad file
-        raise AverageError(f"{path}: not a torch checkpoint ({exc}).") from exc
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise AverageError(f"{path}: not a backbone state dict (name -> tensor).")
-    return state
 
 
 def average_checkpoints(paths: Sequence[Path]) -> dict[str, torch.Tensor]:
@@ -39,7 +28,10 @@ def average_checkpoints(paths: Sequence[Path]) -> dict[str, torch.Tensor]:
     counters) must agree and are kept as they are."""
     if len(paths) < 2:
         raise AverageError("give at least two checkpoints to average.")
-    states = [_load(p) for p in paths]
+    states = [read_state_dict(p) for p in paths]
+    for path, state in zip(paths, states, strict=True):
+        if not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise AverageError(f"{path}: not a backbone state dict (layer name -> tensor).")
     first = states[0]
     for path, state in zip(paths[1:], states[1:], strict=True):
         if state.keys() != first.keys():

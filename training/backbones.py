@@ -225,8 +225,9 @@ def resolve_weights(weights: Path | None) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations))) / "model.pth"
 
 
-def _load_strict(net: nn.Module, path: Path, ignore: tuple[str, ...]) -> None:
-    """Load a state dict whose keys must match the network's (classifier keys excepted)."""
+def read_state_dict(path: Path) -> dict:
+    """The state dict in a weights file (bare or wrapped), or a message that names the
+    file and what is wrong with it."""
     if not Path(path).is_file():
         raise BackboneError(f"{path}: weights file not found. Pass an existing --weights FILE.")
     try:
@@ -235,7 +236,12 @@ def _load_strict(net: nn.Module, path: Path, ignore: tuple[str, ...]) -> None:
         raise BackboneError(f"{path}: cannot be read as a torch state dict ({exc}).") from exc
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
-    state = strip_wrapper_prefix(state)
+    return strip_wrapper_prefix(state)
+
+
+def _load_strict(net: nn.Module, path: Path, ignore: tuple[str, ...]) -> None:
+    """Load a state dict whose keys must match the network's (classifier keys excepted)."""
+    state = read_state_dict(path)
     own = {k for k in net.state_dict() if not k.startswith(ignore)}
     given = {k for k in state if not k.startswith(ignore)}
     missing, unexpected = sorted(own - given), sorted(given - own)
