@@ -486,3 +486,18 @@ def test_a_source_right_only_in_its_top_few_photos_cannot_set_the_threshold() ->
     found = threshold_for_every_source(confidence, correct, sources, 0.95)
     assert found["unreached"] == ["clothing"]
     assert found["threshold"] == threshold_for(confidence, correct, 0.95)["threshold"]
+
+
+def test_feature_cache_follows_the_weights_contents_not_their_name(tmp_path: Path) -> None:
+    from training.features import cache_folder, preprocessing_for
+
+    pre = preprocessing_for("efficientnet_lite0")
+    weights = tmp_path / "tail.pt"
+    weights.write_bytes(b"first tail")
+    first = cache_folder(tmp_path, "efficientnet_lite0", pre, weights)
+    weights.write_bytes(b"second tail, written to the same --out file")
+    assert cache_folder(tmp_path, "efficientnet_lite0", pre, weights) != first
+    copy = tmp_path / "renamed.pt"
+    copy.write_bytes(b"first tail")
+    assert cache_folder(tmp_path, "efficientnet_lite0", pre, copy) == first
+    assert cache_folder(tmp_path, "efficientnet_lite0", pre, Path("imgsim")) != first

@@ -133,7 +133,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     average.add_argument("checkpoints", type=Path, nargs="+", help="backbone checkpoints")
     average.add_argument("--out", type=Path, required=True, help="checkpoint to write")
-    average.add_argument("--threads", type=int, default=2)
 
     features = sub.add_parser("features", help="extract and cache backbone features only")
     _common(features)
@@ -266,7 +265,8 @@ def _run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    torch.set_num_threads(args.threads)
+    if "threads" in args:
+        torch.set_num_threads(args.threads)
     try:
         _run(args)
     except VitrinaError as exc:

@@ -57,6 +57,14 @@ def photo_key(path: Path) -> str:
     return f"{path.resolve()}|{stat.st_size}|{int(stat.st_mtime)}"
 
 
+def _weights_key(weights: Path | None) -> str:
+    """The SHA-1 of a weights file's bytes; a name that is not a file (``imgsim``) as is."""
+    if weights is not None and Path(weights).is_file():
+        with open(weights, "rb") as file:
+            return "sha1:" + hashlib.file_digest(file, "sha1").hexdigest()
+    return str(weights or "")
+
+
 def cache_folder(
     cache_dir: Path,
     backbone: str,
@@ -65,8 +73,20 @@ def cache_folder(
     kind: str = "features",
 ) -> Path:
     """The cache folder of one backbone, preprocessing and weights file; ``kind`` "stem"
-    holds the stem's feature maps (training.tailtune) next to the pooled features."""
-    desc = [backbone, pre.size, pre.resize, pre.fill, pre.mean, pre.std, str(weights or ""), FORMAT]
+    holds the stem's feature maps (training.tailtune) next to the pooled features.
+
+    A weights file counts by its contents, not its name: a tail retrained into the same
+    ``--out`` file must not be served the old backbone's features."""
+    desc = [
+        backbone,
+        pre.size,
+        pre.resize,
+        pre.fill,
+        pre.mean,
+        pre.std,
+        _weights_key(weights),
+        FORMAT,
+    ]
     if kind != "features":
         desc.append(kind)
     digest = hashlib.sha1(json.dumps(desc).encode()).hexdigest()[:10]
