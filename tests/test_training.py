@@ -104,7 +104,7 @@ def test_fit_writes_a_bundle_the_app_loads(fitted) -> None:
     bundle = load_bundle(config.out)
     assert isinstance(bundle, Bundle)
     assert [f.name for f in bundle.families] == ["category", "colour", "pattern", "sleeve"]
-    # Per family: the 64-d head activation and the square roots of its probabilities.
+    # Per family: the 64-d head activation and its probabilities.
     dim = sum(64 + len(f.labels) for f in bundle.families)
     assert bundle.embedding is not None and bundle.embedding.dim == dim
     assert result["parity"] < 1e-4
@@ -112,6 +112,20 @@ def test_fit_writes_a_bundle_the_app_loads(fitted) -> None:
         assert 0.0 <= family.threshold <= 1.0
         assert family.calibration["target_precision"] == 0.95
         assert "coverage" in family.calibration and "by_source" in family.calibration
+
+
+def test_embedding_variants_are_scored_from_the_bundle_outputs(fitted) -> None:
+    """``python -m training.embedding_ab`` re-weights a trained bundle's embedding and
+    scores every variant on both held-out splits."""
+    from training.embedding_ab import VARIANTS, compare
+
+    config, _ = fitted
+    lines = compare(config.out, config.data)
+    assert len(lines) == 2 + len(VARIANTS)
+    for name, line in zip(VARIANTS, lines[2:], strict=True):
+        cells = line.strip("| ").split(" | ")
+        assert cells[0] == name and len(cells) == 5
+        assert all(cell == "nan" or 0.0 <= float(cell) <= 1.0 for cell in cells[1:])
 
 
 def test_backbone_recovered_from_the_bundle_gives_the_same_features(fitted, tmp_path) -> None:
@@ -257,7 +271,19 @@ def test_tailtune_trains_only_the_tail_and_writes_a_checkpoint_fit_loads(
     shards = sorted(stem_cache.glob("plain-*.npz"))
     assert shards
     stamps = [s.stat().st_mtime_ns for s in shards]
-    tailtune(replace(config, report=None), TailConfig(tmp_path / "again.pt", epochs=1))
+    # The same order seed repeats the run exactly; another one is a sibling to average with.
+    for seed in (config.seed, config.seed + 1):
+        again = tmp_path / f"order-{seed}.pt"
+        tailtune(replace(config, report=None), TailConfig(again, 2, batch_size=8, order_seed=seed))
+        same = [
+            torch.equal(mine, theirs)
+            for mine, theirs in zip(
+                build_backbone(config.backbone, config.size, weights=again).tail.parameters(),
+                tuned.tail.parameters(),
+                strict=True,
+            )
+        ]
+        assert all(same) if seed == config.seed else not all(same)
     assert [s.stat().st_mtime_ns for s in sorted(stem_cache.glob("plain-*.npz"))] == stamps
 
 

@@ -379,6 +379,26 @@ def test_embedding_parts_keep_their_family_weight_and_probability_share() -> Non
     assert torch.allclose(ratio, torch.full((3,), PROBABILITY_WEIGHT))
 
 
+def test_embedding_ab_recombines_exactly_as_the_exported_graph_does() -> None:
+    """The A/B's numpy re-weighting of the shipped variant is the graph's own embedding,
+    and the square-root form is the one bundles before @2026.12.03.4 carried."""
+    from training.embedding_ab import VARIANTS, Variant, recombine
+    from training.network import combine
+    from training.pipeline import DEFAULT_EMBEDDING_WEIGHTS
+
+    torch.manual_seed(0)
+    hidden = {name: torch.randn(4, 64) for name in ("category", "colour", "sleeve")}
+    probs = {name: torch.softmax(torch.randn(4, 5) * 3, 1) for name in hidden}
+    shipped = next(v for name, v in VARIANTS.items() if name.endswith("(shipped)"))
+    assert shipped == Variant(DEFAULT_EMBEDDING_WEIGHTS)
+    expected = combine(hidden, probs, DEFAULT_EMBEDDING_WEIGHTS).numpy()
+    numpy_in = ({k: v.numpy() for k, v in hidden.items()}, {k: v.numpy() for k, v in probs.items()})
+    assert np.allclose(recombine(*numpy_in, shipped), expected, atol=1e-6)
+    root = recombine(*numpy_in, Variant({}, 2.0, 0.5))
+    part = root[:, 64:69] / np.linalg.norm(root[:, :64], axis=1, keepdims=True)
+    assert np.allclose(part, 2.0 * np.sqrt(probs["category"].numpy()), atol=1e-5)
+
+
 def test_a_perfect_embedding_reaches_the_best_possible_precision_at_k() -> None:
     """P@5 counts shared keys among the 5 nearest; a key with fewer than 5 other photos
     caps it, and an embedding that is the key itself reaches exactly that cap."""
@@ -417,7 +437,8 @@ def test_embedding_parts_follow_the_combined_layout() -> None:
     for name, part in parts.items():
         assert part.shape == (4, 64 + sizes[name])
         tail = part[:, 64:] / np.linalg.norm(part[:, 64:], axis=1, keepdims=True)
-        assert np.allclose(tail, probs[name].sqrt().numpy(), atol=1e-5)
+        unit = probs[name] / probs[name].norm(dim=1, keepdim=True)
+        assert np.allclose(tail, unit.numpy(), atol=1e-5)
     bundle.families.append(SimpleNamespace(name="odd", labels=["a", "b"]))
     assert embedding_parts(bundle, embedding) == {}
 

@@ -200,3 +200,40 @@ def test_stall_probe_sees_a_blocked_event_loop(qtbot):
     QTimer.singleShot(20, lambda: time.sleep(0.12))
     qtbot.waitUntil(lambda: probe.ticks > 30, timeout=5000)
     assert probe.stop() >= 100
+
+
+def test_photos_another_bundle_tagged_are_named_and_retagged(
+    qtbot, home: Path, tiny_bundle: Path, photos_dir: Path, tmp_path: Path
+):
+    """After a bundle update the window says which photos the new bundle has not tagged
+    (no similar items yet) and File → Re-tag with this bundle tags them again, keeping
+    the accepted tags."""
+    from tinybundle import make_tiny_bundle
+
+    db = home / "catalog.sqlite"
+    old = open_window(qtbot, db, tiny_bundle)
+    import_and_wait(qtbot, old, [photos_dir])
+    photo = old.model.item(0).id
+    old.ctx.catalog.set_tag(photo, "colour", "green")
+    old.close()
+
+    newer = make_tiny_bundle(tmp_path / "newer", version="2", seed=1)
+    window = open_window(qtbot, db, newer)
+    assert window.banner.isVisible()
+    assert "8 photo(s) were tagged by another model bundle" in window.banner.text.text()
+    qtbot.waitUntil(lambda: window.model.item(0) is not None, timeout=TIMEOUT)
+    window.controller.select_row(0)
+    qtbot.waitUntil(lambda: "Re-tag with this bundle" in window.strip.title.text(), timeout=TIMEOUT)
+    assert window.strip.list.count() == 0
+    assert window.minimumSizeHint().width() < 1200  # the long message wraps
+
+    with qtbot.waitSignal(window.import_finished, timeout=TIMEOUT) as blocker:
+        window.menus.retag.trigger()
+    report = blocker.args[0]
+    assert len(report.added) == 8 and not report.failures
+    assert "Re-tagged 8 photo(s)" in window.progress.label.text()
+    assert not window.banner.isVisible()
+    qtbot.waitUntil(lambda: window.strip.list.count() > 0, timeout=TIMEOUT)
+    catalog = window.ctx.catalog
+    assert catalog.photos_missing_embedding(window.ctx.tagger.embedding_key) == []
+    assert accepted(catalog, photo)["colour"] == "green"

@@ -106,7 +106,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FAMILY=W",
-        help="weight of a family's embedding part (default colour=1.5, sleeve=0.5, others 1)",
+        help="weight of a family's embedding part "
+        "(default category=2, colour=2, sleeve=0.5, others 1)",
     )
     fit.add_argument("--name", default="vitrina-default")
     fit.add_argument("--version", default="2026.11.26")
@@ -121,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--epochs", type=int, default=1, help="passes over the training split")
     tail.add_argument("--minutes", type=float, help="stop after this long (default: no limit)")
     tail.add_argument("--lr", type=float, default=1e-4, help="tail learning rate (heads 10x)")
+    tail.add_argument(
+        "--order-seed",
+        type=int,
+        help="seed of the batches' order (default: --seed); another one gives a sibling run "
+        "on the same split, to average with",
+    )
     tail.add_argument(
         "--checked-weight",
         type=int,
@@ -222,7 +229,10 @@ def _run(args: argparse.Namespace) -> None:
         config = replace(
             _config(args), recipe=Recipe(checked_weight=args.checked_weight, seed=args.seed)
         )
-        result = tailtune(config, TailConfig(args.out, args.epochs, args.minutes, args.lr))
+        result = tailtune(
+            config,
+            TailConfig(args.out, args.epochs, args.minutes, args.lr, order_seed=args.order_seed),
+        )
         print(json.dumps(result, indent=1))
     elif args.command == "average":
         from training.average import write_average

@@ -222,14 +222,22 @@ def family_metrics(
     return metrics, lines
 
 
+MATCHES = {
+    "category+colour": ("category", "colour"),
+    "category+colour+pattern": ("category", "colour", "pattern"),
+}
+
+
+def match_keys(photos: Sequence[Photo], families: Sequence[str]) -> tuple[list[int], list[tuple]]:
+    """The photos labelled in every one of ``families``, and their label tuples."""
+    rows = [i for i, p in enumerate(photos) if all(f in p.labels for f in families)]
+    return rows, [tuple(photos[i].labels[f] for f in families) for i in rows]
+
+
 def similar_items(bundle, embedding: np.ndarray, photos: Sequence[Photo]) -> tuple[dict, list[str]]:
     """P@k where a neighbour counts when category and colour (and pattern) match."""
     lines = ["## Similar items", ""]
     results: dict = {}
-    keysets = {
-        "category+colour": ("category", "colour"),
-        "category+colour+pattern": ("category", "colour", "pattern"),
-    }
     variants = {"combined": embedding, **embedding_parts(bundle, embedding)}
     lines += [
         "| match on | photos | "
@@ -237,11 +245,10 @@ def similar_items(bundle, embedding: np.ndarray, photos: Sequence[Photo]) -> tup
         + f" | best possible P@{KS[0]} |",
         "| --- | --- | " + " | ".join("---" for _ in variants) + " | --- |",
     ]
-    for name, families in keysets.items():
-        rows = [i for i, p in enumerate(photos) if all(f in p.labels for f in families)]
+    for name, families in MATCHES.items():
+        rows, keys = match_keys(photos, families)
         if len(rows) <= max(KS):
             continue
-        keys = [tuple(photos[i].labels[f] for f in families) for i in rows]
         results[name] = {v: precision_at_k(e[rows], keys) for v, e in variants.items()}
         results[name]["best possible"] = best_precision_at_k(keys)
         cells = " | ".join(f"{results[name][v][KS[0]]:.3f}" for v in [*variants, "best possible"])

@@ -21,8 +21,8 @@ from training.network import VitrinaNet
 OPSET = 17
 MODEL_FILE = "model.onnx"
 EMBEDDING_DESCRIPTION = (
-    "per family: the penultimate (64-d) activation, L2-normalised, next to the square root "
-    "of the family's probabilities at twice its weight, weighted; concatenated, normalised"
+    "per family: the penultimate (64-d) activation and the family's probabilities, each "
+    "L2-normalised, weighted by the family's weight; concatenated, normalised"
 )
 
 

@@ -13,10 +13,10 @@ from training.backbones import Backbone
 from training.colour import ColourDescriptor
 from training.heads import Head
 
-# The probability part against the activation part, chosen on validation P@5 (1, 1.5, 2,
-# 3 and probabilities alone: 0.496, 0.505, 0.507, 0.509, 0.510; docs/quality.md). 2 keeps
-# the study's activations in the neighbourhood.
-PROBABILITY_WEIGHT = 2.0
+# The probability part against the activation part. With the probabilities themselves at
+# unit length (not their square root), equal weight gave the best validation P@5
+# (`python -m training.embedding_ab`, docs/quality.md).
+PROBABILITY_WEIGHT = 1.0
 
 
 def combine(
@@ -24,17 +24,18 @@ def combine(
 ) -> torch.Tensor:
     """The similar-items embedding from each family's 64-d head activation and probabilities.
 
-    Per family: the study's L2-normalised penultimate activation next to the square root
-    of its probabilities (unit length too) at ``PROBABILITY_WEIGHT`` times its weight, so
-    neighbours also agree on the predicted labels (P@5 +3 to +6 points, docs/quality.md);
-    scaled to the family weight, concatenated, normalised.
+    Per family: the study's L2-normalised penultimate activation next to its probabilities
+    scaled to unit length, at ``PROBABILITY_WEIGHT`` times its weight, so neighbours also
+    agree on the predicted labels (docs/quality.md); scaled to the family weight,
+    concatenated, normalised. The probabilities themselves are peakier than their square
+    root, so a confident label counts for more.
     """
     scale = math.sqrt(1 + PROBABILITY_WEIGHT**2)
     pieces = [
         torch.cat(
             [
                 F.normalize(hidden[name], dim=1),
-                probs[name].clamp_min(0).sqrt() * PROBABILITY_WEIGHT,
+                F.normalize(probs[name].clamp_min(0), dim=1) * PROBABILITY_WEIGHT,
             ],
             dim=1,
         )

@@ -36,8 +36,9 @@ from training.heads import (
 from training.network import VitrinaNet
 
 PARITY_ATOL = 1e-4
-# Measured on validation P@5 (category + colour): colour-heavier neighbours (docs/training.md).
-DEFAULT_EMBEDDING_WEIGHTS = {"colour": 1.5, "sleeve": 0.5}
+# Chosen on validation P@5 (python -m training.embedding_ab, docs/quality.md): neighbours
+# that agree on category and colour first, sleeve length least.
+DEFAULT_EMBEDDING_WEIGHTS = {"category": 2.0, "colour": 2.0, "sleeve": 0.5}
 
 
 @dataclass

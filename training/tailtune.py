@@ -39,6 +39,9 @@ class TailConfig:
     minutes: float | None = None
     lr: float = 1e-4
     batch_size: int = 32
+    # The batches' order and dropout; None: the split's seed. Another value gives a sibling
+    # run from the same checkpoint on the same split, to average with (training.average).
+    order_seed: int | None = None
 
 
 def stem_maps(photos: Sequence[Photo], config: FitConfig) -> np.ndarray:
@@ -109,6 +112,8 @@ def train_tail(
 ) -> int:
     """Train the tail and the heads in place; stops after ``tail.epochs`` or
     ``tail.minutes``, whichever comes first. Returns the steps taken."""
+    if tail.order_seed is not None:
+        seed = tail.order_seed
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     optimiser = torch.optim.AdamW(

@@ -1,4 +1,5 @@
-"""A message strip at the top of the window for problems that stay (no bundle, no catalog)."""
+"""A message strip at the top of the window for what stays true until the user acts
+(no bundle, no catalog, photos another bundle tagged)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ NO_BUNDLE_HELP = (
 NO_CATALOG_HELP = (
     "{problem}<br>Choose another catalog with File → Open catalog… or File → Settings… "
     "(the window stays usable; nothing was changed)."
+)
+
+OTHER_BUNDLE_HELP = (
+    "{count:,} photo(s) were tagged by another model bundle, not {bundle}: they have no "
+    "similar items yet, and their suggestions are the other bundle's. File → Re-tag with "
+    "this bundle tags them again (accepted tags stay)."
 )
 
 
@@ -52,3 +59,6 @@ class Banner(QFrame):
 
     def show_no_catalog(self, problem: str) -> None:
         self.show_text(NO_CATALOG_HELP.format(problem=problem), "error")
+
+    def show_other_bundle(self, count: int, bundle: str) -> None:
+        self.show_text(OTHER_BUNDLE_HELP.format(count=count, bundle=bundle), "info")

@@ -43,6 +43,8 @@ class OpenedCatalog:
     notices: list[str]
     catalog_name: str = ""
     bundle: BundleInfo | None = None
+    # Photos another bundle tagged: no similar items, older suggestions (File → Re-tag).
+    not_tagged_by_bundle: int = 0
 
 
 def open_context(location: str, bundle: str) -> OpenedCatalog:
@@ -54,14 +56,16 @@ def open_context(location: str, bundle: str) -> OpenedCatalog:
     families: tuple[Family, ...] = ()
     problem = ""
     info: BundleInfo | None = None
+    others = 0
     try:
         families = ctx.tagger.families
         info = bundle_info(ctx.bundle)
-        _ = ctx.index
+        if ctx.index is not None:
+            others = len(ctx.catalog.photos_missing_embedding(ctx.tagger.embedding_key))
     except VitrinaError as exc:
         problem = str(exc)
     return OpenedCatalog(
-        ctx, families, problem, list(ctx.notices), display_url(ctx.catalog.url), info
+        ctx, families, problem, list(ctx.notices), display_url(ctx.catalog.url), info, others
     )
 
 
@@ -129,12 +133,16 @@ def _neighbours(catalog: Catalog, pairs: list[tuple[int, float]]) -> list[Neighb
 
 
 def similar_to_photo(ctx: AppContext, photo_id: int, k: int = SIMILAR_K) -> list[Neighbour]:
-    """Neighbours of a catalog photo (empty without a bundle or an embedding)."""
+    """Neighbours of a catalog photo (empty without a bundle); raises VitrinaError, saying
+    what to do, for a photo that only another bundle tagged."""
     if not has_tagger(ctx) or ctx.index is None:
         return []
     vector = ctx.catalog.embedding(photo_id, ctx.tagger.embedding_key)
     if vector is None:
-        return []
+        raise VitrinaError(
+            f"No similar items yet: another model bundle tagged this photo, not "
+            f"{ctx.bundle.label}. File → Re-tag with this bundle tags it again."
+        )
     return _neighbours(ctx.catalog, ctx.index.nearest(vector, k, exclude=photo_id))
 
 

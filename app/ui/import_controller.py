@@ -1,4 +1,4 @@
-"""Runs app.core.importer.import_paths in the background and reports progress to the window.
+"""Runs app.core.importer's imports and re-tags in the background; reports progress.
 
 Progress is throttled to a few updates a second so a fast import never floods the
 event loop; cancel is checked by the importer between files.
@@ -7,7 +7,8 @@ event loop; cancel is checked by the importer between files.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from app.ui.workers import JobControl, Worker, WorkerPool
 
 if TYPE_CHECKING:
     from app.core.context import AppContext
-    from app.core.importer import ImportReport
+    from app.core.importer import Cancel, ImportReport, Progress
 
 REPORT_EVERY_S = 0.1
 # One decode thread beside inference: with the intra-op threads (catalog_session) this
@@ -25,9 +26,22 @@ REPORT_EVERY_S = 0.1
 DECODE_WORKERS = 1
 
 
-def summary(report: ImportReport) -> str:
+@dataclass(frozen=True)
+class JobKind:
+    """What a job does to photos, as the progress line and the summary say it."""
+
+    name: str
+    doing: str
+    done: str
+
+
+IMPORT = JobKind("import", "Importing", "Imported")
+RETAG = JobKind("re-tag", "Re-tagging", "Re-tagged")
+
+
+def summary(report: ImportReport, verb: str = IMPORT.done) -> str:
     """One line for the status bar: what happened to every file."""
-    parts = [f"Imported {len(report.added):,} photo(s)"]
+    parts = [f"{verb} {len(report.added):,} photo(s)"]
     if report.duplicates:
         parts.append(f"{len(report.duplicates):,} already in the catalog")
     if report.failures:
@@ -38,7 +52,8 @@ def summary(report: ImportReport) -> str:
 
 
 class ImportController(QObject):
-    """``progressed(done, total)`` while running, ``finished(report)`` at the end."""
+    """One import or re-tag at a time: ``progressed(done, total)`` while it runs,
+    ``finished(report)`` at the end."""
 
     started = Signal()
     progressed = Signal(int, int)
@@ -49,19 +64,41 @@ class ImportController(QObject):
         super().__init__(parent)
         self._workers = WorkerPool(1, self)
         self._worker: Worker | None = None
+        self.kind = IMPORT  # the current or last job's
 
     @property
     def running(self) -> bool:
         return self._worker is not None
 
     def start(self, ctx: AppContext, paths: Sequence[Path]) -> bool:
-        if self._worker is not None:
-            return False
+        """Import files and folders; False while another job runs."""
         chosen = [Path(p) for p in paths]
 
-        def job(control: JobControl) -> ImportReport:
+        def work(progress: Progress, cancel: Cancel) -> ImportReport:
             from app.core.importer import import_paths
 
+            return import_paths(chosen, ctx, progress, cancel, decode_workers=DECODE_WORKERS)
+
+        return self._start(work, IMPORT)
+
+    def start_retag(self, ctx: AppContext) -> bool:
+        """Tag again every photo the current bundle has not tagged (e.g. after a bundle
+        update): new suggestions and embedding; accepted tags stay. False while busy."""
+
+        def work(progress: Progress, cancel: Cancel) -> ImportReport:
+            from app.core.importer import retag_photos
+
+            missing = ctx.catalog.photos_missing_embedding(ctx.tagger.embedding_key)
+            return retag_photos(missing, ctx, progress, cancel)
+
+        return self._start(work, RETAG)
+
+    def _start(self, work: Callable[[Progress, Cancel], ImportReport], kind: JobKind) -> bool:
+        if self._worker is not None:
+            return False
+        self.kind = kind
+
+        def job(control: JobControl) -> ImportReport:
             last = 0.0
 
             def progress(done: int, total: int, _path: Path) -> None:
@@ -71,13 +108,11 @@ class ImportController(QObject):
                     last = now
                     control.report((done, total))
 
-            return import_paths(
-                chosen, ctx, progress, lambda: control.cancelled, decode_workers=DECODE_WORKERS
-            )
+            return work(progress, lambda: control.cancelled)
 
         self._worker = self._workers.start(
             job,
-            name="import",
+            name=kind.name,
             on_progress=lambda value: self.progressed.emit(*value),
             on_result=self.finished.emit,
             on_error=self.failed.emit,

@@ -21,7 +21,7 @@ class ImportProgress(QWidget):
         self.bar.setMaximumWidth(220)
         self.bar.setTextVisible(False)
         self.cancel = QPushButton("Cancel")
-        self.cancel.setToolTip("Stop the import; photos already imported stay (Esc)")
+        self.cancel.setToolTip("Stop; the photos already done stay done (Esc)")
         self.cancel.clicked.connect(self.cancel_requested)
         self.failures = QPushButton()
         self.failures.setFlat(True)
@@ -33,12 +33,12 @@ class ImportProgress(QWidget):
         layout.addWidget(self.bar)
         layout.addWidget(self.cancel)
         layout.addWidget(self.failures)
-        self._started = 0.0
+        self._started, self._doing = 0.0, "Importing"
         self.set_failures(0)
         self.hide()
 
-    def start(self) -> None:
-        self._started = time.monotonic()
+    def start(self, doing: str = "Importing") -> None:
+        self._started, self._doing = time.monotonic(), doing
         self.bar.setRange(0, 0)
         self.label.setText("Looking for photos…")
         self.cancel.setEnabled(True)
@@ -51,7 +51,7 @@ class ImportProgress(QWidget):
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(done)
         left = f" · {(total - done) / rate:.0f} s left" if rate > 0 and done < total else ""
-        self.label.setText(f"Importing {done:,} / {total:,} · {rate:.1f} photos/s{left}")
+        self.label.setText(f"{self._doing} {done:,} / {total:,} · {rate:.1f} photos/s{left}")
 
     def set_failures(self, count: int) -> None:
         self.failures.setText(f"{count} failed — show")

@@ -39,7 +39,7 @@ from app.ui.failures_panel import FailuresPanel
 from app.ui.file_actions import FileActions
 from app.ui.file_drops import accept_file_drags, local_files
 from app.ui.filter_bar import FilterBar
-from app.ui.import_controller import ImportController, summary
+from app.ui.import_controller import RETAG, ImportController, summary
 from app.ui.import_progress import ImportProgress
 from app.ui.preview_pane import PreviewPane
 from app.ui.review_controller import ReviewController
@@ -189,6 +189,8 @@ class MainWindow(QMainWindow):
         if opened.bundle_problem:
             self.banner.show_no_bundle(opened.bundle_problem)
             self.strip.show_message("Similar items need a model bundle.")
+        elif opened.not_tagged_by_bundle and opened.bundle is not None:
+            self.banner.show_other_bundle(opened.not_tagged_by_bundle, opened.bundle.label)
         else:
             self.banner.hide()
         self.catalog_name, self.bundle_info = opened.catalog_name, opened.bundle
@@ -326,13 +328,28 @@ class MainWindow(QMainWindow):
             return False
         return self.importer.start(self.ctx, paths)
 
+    def retag_catalog(self) -> bool:
+        """Tag again, in the background, every photo the current bundle has not tagged."""
+        if self.ctx is None or not catalog_session.has_tagger(self.ctx):
+            self.show_problem(
+                "Re-tagging needs an open catalog and a model bundle "
+                "(File → Open catalog…, File → Choose bundle…)."
+            )
+            return False
+        if not self.importer.start_retag(self.ctx):
+            self.statusBar().showMessage(
+                "An import or re-tag is running; re-tag when it ends.", 5000
+            )
+            return False
+        return True
+
     def cancel_import(self) -> None:
         self.importer.cancel()
         self.progress.cancelling()
 
     def _import_started(self) -> None:
         self.progress.reset_visibility()
-        self.progress.start()
+        self.progress.start(self.importer.kind.doing)
         self.menus.cancel_import.setEnabled(True)
         self._grow_timer.start()
 
@@ -343,7 +360,10 @@ class MainWindow(QMainWindow):
         if report.failures:
             self.failures.add((f.path, f.reason) for f in report.failures)
         self.progress.set_failures(self.failures.table.rowCount())
-        self.progress.finish(summary(report))
+        self.progress.finish(summary(report, self.importer.kind.done))
+        if self.importer.kind is RETAG and not report.cancelled and not report.failures:
+            self.banner.hide()
+        self.controller.reload_current()  # new neighbours in the index, or new suggestions
         self.refresh_stats()
         self.refresh_shares()
         self.focus_grid_unless_typing()

@@ -64,6 +64,7 @@ class SimilarStrip(QWidget):
         self.thumbs = thumbs
         self.title = QLabel("Similar items")
         self.title.setObjectName("stripTitle")
+        self.title.setWordWrap(True)  # a long message must not widen the window
         self.list = SimilarList()
         self.list.setObjectName("similarList")
         self.list.setViewMode(QListView.ViewMode.IconMode)

@@ -70,6 +70,12 @@ class WindowMenus:
             files.choose_tag_file,
             tip="Apply tags from a CSV or JSON file (an export edited in a spreadsheet)",
         )
+        self.retag = self._action(
+            "&Re-tag with this bundle",
+            w.retag_catalog,
+            tip="Tag again the photos another model bundle tagged: new suggestions and "
+            "similar items; accepted tags stay",
+        )
         self.cancel_import = self._action("&Cancel import", w.importer.cancel, ["Esc"])
         self.cancel_import.setEnabled(False)
         self.open_catalog = self._action("&Open catalog…", files.choose_catalog)
@@ -97,7 +103,8 @@ class WindowMenus:
         bar = self.window.menuBar()
         file_menu = bar.addMenu("&File")
         groups: tuple[tuple[QAction, ...], ...] = (
-            (self.import_files, self.import_folder, self.import_tags, self.cancel_import),
+            (self.import_files, self.import_folder, self.import_tags),
+            (self.retag, self.cancel_import),
             (self.open_catalog, self.choose_bundle, self.settings),
             (self.export_csv, self.export_json, self.export_xmp, self.accepted_only),
             (self.quit,),

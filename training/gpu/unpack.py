@@ -89,7 +89,7 @@ def unpack(
 ) -> dict:
     """Write the bundle folder ``out``; return thresholds, validation metrics, quantization.
 
-    ``embedding_weights`` defaults to ``vitrina-train fit``'s (colour 1.5, sleeve 0.5).
+    ``embedding_weights`` defaults to ``vitrina-train fit``'s (category 2, colour 2, sleeve 0.5).
     """
     if embedding_weights is None:
         embedding_weights = dict(DEFAULT_EMBEDDING_WEIGHTS)
@@ -178,7 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="FAMILY=W",
-        help="weight of a family's embedding part (default colour=1.5, sleeve=0.5, others 1)",
+        help="weight of a family's embedding part "
+        "(default category=2, colour=2, sleeve=0.5, others 1)",
     )
     parser.add_argument("--report", type=Path, help="also evaluate the test split here")
     parser.add_argument("--threads", type=int, default=2)
