@@ -291,3 +291,69 @@ def _train_photos(config) -> list:
     from training.datasets import load_data, split
 
     return split(load_data(config.data), config.seed)["train"]
+
+
+@pytest.mark.slow
+def test_quantize_keeps_int8_tail_and_recalibrates(fitted, tmp_path: Path, monkeypatch) -> None:
+    """``vitrina-train quantize``: only the backbone's tail goes int8 (the colour descriptor
+    and the heads stay fp32), the thresholds come from the int8 graph, the app loads it;
+    a copy that loses accuracy leaves nothing behind."""
+    import onnx
+
+    from training import quantize
+
+    config, _ = fitted
+    monkeypatch.setattr(quantize, "TOLERANCE", 1.0)
+    out = tmp_path / "int8"
+    result = quantize.quantize_bundle(config.out, out, config.data, command="test")
+    assert result["kept"] and result["int8_bytes"] < result["fp32_bytes"]
+    graph = onnx.load(str(out / "model.onnx")).graph
+    dequantized = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    readers = [n.name for n in graph.node if set(n.input) & dequantized]
+    # int8 inside the tail; the stem, the colour descriptor and the heads read no int8 value.
+    assert sum(name.startswith("/backbone/tail/") for name in readers) > 10
+    assert all(n.startswith("/backbone/") and "/stem/" not in n for n in readers), readers
+    bundle, fp32 = load_bundle(out), load_bundle(config.out)
+    assert bundle.version == f"{fp32.version}-int8"
+    assert bundle.manifest["provenance"]["quantized"] == {"from": fp32.label, "command": "test"}
+    assert bundle.manifest["metrics"]["quantization"]["kept"] is True
+    assert all(f.calibration["split"].startswith("validation, int8 graph") for f in bundle.families)
+    photo = open_photo(sorted(DATA_DIR.glob("*.jpg"))[0], bundle.min_side).image
+    output = bundle.run(preprocess(photo, bundle.preprocessing)[None])
+    assert np.isclose(output.probabilities["colour"].sum(), 1.0, atol=1e-4)
+    with pytest.raises(quantize.QuantizeError, match="already int8"):
+        quantize.quantize_bundle(out, tmp_path / "again", config.data)
+    with pytest.raises(quantize.QuantizeError, match="already exists"):
+        quantize.quantize_bundle(config.out, out, config.data)
+
+    monkeypatch.setattr(quantize, "TOLERANCE", -1.0)
+    rejected = quantize.quantize_bundle(config.out, tmp_path / "rejected", config.data)
+    assert not rejected["kept"] and not (tmp_path / "rejected").exists()
+    assert not (tmp_path / "rejected.int8").exists()
+
+
+def test_quantize_refuses_a_graph_not_made_by_fit(tmp_path: Path) -> None:
+    from tinybundle import make_tiny_bundle
+
+    from training.quantize import QuantizeError, quantize_graph
+
+    folder = make_tiny_bundle(tmp_path / "tiny")
+    bundle = load_bundle(folder)
+    batch = np.zeros((1, 3, 32, 32), np.float32)
+    with pytest.raises(QuantizeError, match="only graphs exported by vitrina-train fit"):
+        quantize_graph(bundle.model_path, tmp_path / "int8.onnx", bundle.input_name, [batch])
+
+
+def test_quantize_names_the_missing_training_photos(fitted, tmp_path: Path, capsys) -> None:
+    from training.cli import main
+
+    config, _ = fitted
+    moved = tmp_path / "moved"
+    shutil.copytree(config.out, moved)
+    manifest = json.loads((moved / "manifest.json").read_text(encoding="utf-8"))
+    manifest["provenance"]["data"] = [str(tmp_path / "gone.csv")]
+    (moved / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert main(["quantize", str(moved), "--out", str(tmp_path / "int8")]) == 1
+    error = capsys.readouterr().err
+    assert "gone.csv" in error and "--data" in error
+    assert not (tmp_path / "int8").exists()

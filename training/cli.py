@@ -1,4 +1,4 @@
-"""``vitrina-train``: fit | tailtune | average | features | compare | evaluate."""
+"""``vitrina-train``: fit | tailtune | average | quantize | features | compare | evaluate."""
 
 from __future__ import annotations
 
@@ -141,6 +141,24 @@ def _parser() -> argparse.ArgumentParser:
     average.add_argument("checkpoints", type=Path, nargs="+", help="backbone checkpoints")
     average.add_argument("--out", type=Path, required=True, help="checkpoint to write")
 
+    quantize = sub.add_parser(
+        "quantize",
+        help="int8 copy of a fit bundle (the backbone's tail), kept if within 1 point of fp32",
+    )
+    quantize.add_argument("bundle", type=Path, help="a bundle folder written by fit (fp32)")
+    quantize.add_argument("--out", type=Path, required=True, help="new folder for the int8 bundle")
+    quantize.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        help="the photos given to fit (default: those its manifest names); the seeded split "
+        "gives the calibration photos and the validation check",
+    )
+    quantize.add_argument("--seed", type=int, default=0, help="the split's seed, as given to fit")
+    quantize.add_argument("--version", help="the int8 bundle's version (default: VERSION-int8)")
+    quantize.add_argument("--report", type=Path, help="also evaluate it on the test split here")
+    quantize.add_argument("--threads", type=int, default=2)
+
     features = sub.add_parser("features", help="extract and cache backbone features only")
     _common(features)
     features.add_argument("--mirrored", action="store_true", help="also the training mirrors")
@@ -239,6 +257,24 @@ def _run(args: argparse.Namespace) -> None:
 
         write_average(args.checkpoints, args.out)
         print(f"{args.out}: mean of {len(args.checkpoints)} checkpoints (use it with --weights)")
+    elif args.command == "quantize":
+        from training.quantize import QuantizeError, quantize_bundle
+
+        result = quantize_bundle(
+            args.bundle,
+            args.out,
+            args.data,
+            args.seed,
+            args.version,
+            args.report,
+            command="vitrina-train " + shlex.join(sys.argv[1:]),
+        )
+        print(json.dumps(result, indent=1, default=float))
+        if not result["kept"]:
+            raise QuantizeError(
+                f"{args.bundle}: int8 lost more than {result['tolerance']:.0%} validation top-1 "
+                "on a family (above); no bundle was written, keep the fp32 one."
+            )
     elif args.command == "features":
         from training.pipeline import prepare
 

@@ -23,7 +23,6 @@ from pathlib import Path
 import onnx
 
 from app.core.bundle import load_bundle
-from app.core.decode import open_photo, preprocess
 from app.core.tagger import Tagger
 from training.datasets import Photo, load_data, split
 from training.evaluate import family_metrics, run_bundle, similar_items
@@ -48,27 +47,13 @@ def sizes(folder: Path, calibration: Sequence[Photo]) -> dict[str, float | None]
     else:
         fp32 = fp32 or model.stat().st_size
     if int8 is None:
-        from onnxruntime.quantization import CalibrationDataReader, QuantType, quantize_static
+        from training.quantize import calibration_batches, quantize_graph
 
-        pre = load_bundle(folder).preprocessing
-        batches = iter(
-            [preprocess(open_photo(p.path, pre.min_side).image, pre)[None] for p in calibration]
-        )
-
-        class Reader(CalibrationDataReader):
-            def get_next(self) -> dict | None:
-                batch = next(batches, None)
-                return None if batch is None else {"image": batch}
-
+        bundle = load_bundle(folder)
+        batches = calibration_batches(bundle, calibration)
         with tempfile.TemporaryDirectory() as tmp:
             target = Path(tmp) / "model.onnx"
-            quantize_static(
-                str(model),
-                str(target),
-                Reader(),
-                activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-            )
+            quantize_graph(model, target, bundle.input_name, batches, ("",), per_channel=False)
             int8 = target.stat().st_size
     return {k: (v / 1e6 if v else None) for k, v in (("fp32", fp32), ("int8", int8))}
 

@@ -14,7 +14,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from app.core.bundle import Preprocessing
+from app.core.bundle import Preprocessing, load_bundle
 from training.labelmaps import gates
 from training.network import VitrinaNet
 
@@ -147,6 +147,12 @@ def manifest_for(
         },
         "metrics": metrics,
     }
+
+
+def thresholds_of(folder: Path) -> dict[str, dict]:
+    """Each family's threshold and calibration as a bundle's manifest holds them."""
+    families = load_bundle(folder).families
+    return {f.name: {"threshold": f.threshold, **f.calibration} for f in families}
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:

@@ -20,6 +20,7 @@ from training.export import (
     export_onnx,
     manifest_for,
     parity,
+    thresholds_of,
     write_manifest,
     write_set_manifest,
 )
@@ -285,21 +286,33 @@ def fit(config: FitConfig) -> dict:
             from training.quantize import quantize_if_accurate
 
             metrics["quantization"] = quantize_if_accurate(config.out, prepared.parts)
+            if metrics["quantization"]["kept"]:
+                thresholds = thresholds_of(config.out)
     result = {"thresholds": thresholds, "validation": metrics, "parity": error}
     if config.report is not None:
-        from training.evaluate import evaluate
-
-        test = prepared.parts["test"]
-        result["test"] = evaluate(
-            config.out,
-            test,
-            config.report,
-            f"Held-out test split: {len(test)} photos "
-            f"({', '.join(sorted({p.source for p in test}))}), seed {config.seed}.",
+        result["test"] = report_on_test(
+            config.out, prepared.parts["test"], config.report, config.seed, not config.separate
         )
-        if not config.separate:
-            _add_test_metrics(config.out, result["test"])
     return result
+
+
+def report_on_test(
+    folder: Path, test: Sequence[Photo], report: Path, seed: int, record: bool = True
+) -> dict:
+    """Evaluate a bundle on the held-out test split into ``report``; with ``record``, also
+    write the test figures into its manifest."""
+    from training.evaluate import evaluate
+
+    metrics = evaluate(
+        folder,
+        test,
+        report,
+        f"Held-out test split: {len(test)} photos "
+        f"({', '.join(sorted({p.source for p in test}))}), seed {seed}.",
+    )
+    if record:
+        _add_test_metrics(folder, metrics)
+    return metrics
 
 
 def _add_test_metrics(folder: Path, test: dict) -> None:
@@ -328,9 +341,20 @@ def finetuned_scores(net: VitrinaNet, prepared: Prepared, pre) -> dict[str, dict
         outputs = net(torch.from_numpy(batch))
         for f, p in zip(net.families, outputs, strict=False):
             probs[f].append(p.numpy())
+    stacked = {f: np.concatenate(p) for f, p in probs.items()}
+    return scores_from_probabilities(stacked, photos, prepared.labels)
+
+
+def scores_from_probabilities(
+    probabilities: dict[str, np.ndarray],
+    photos: Sequence[Photo],
+    labels: dict[str, Sequence[str]],
+) -> dict[str, dict]:
+    """Per family, the scores calibration reads, from one row of probabilities per photo
+    (a network's or an exported graph's outputs); photos without the label are left out."""
     result = {}
-    for family in net.families:
-        all_probs = np.concatenate(probs[family])
-        rows, y = encoded(photos, family, prepared.labels[family])
-        result[family] = _scores(all_probs[rows], y, [photos[i].source for i in rows])
+    for family, values in probabilities.items():
+        rows, y = encoded(photos, family, labels[family])
+        if len(rows):
+            result[family] = _scores(values[rows], y, [photos[i].source for i in rows])
     return result

@@ -22,6 +22,7 @@ from app.core.decode import open_photo, preprocess
 from training.backbones import build_backbone
 from training.colour import ColourDescriptor
 from training.datasets import load_data, split
+from training.export import thresholds_of
 from training.features import preprocessing_for
 from training.gpu import blob
 from training.gpu.pack import DEFAULT_DATA
@@ -137,16 +138,14 @@ def unpack(
         },
         "settings": summary["settings"],
     }
-    fp32_bytes = (out / "model.onnx").stat().st_size
-    quantization: dict = {"fp32_bytes": fp32_bytes}
+    manifest["metrics"]["quantization"] = {"fp32_bytes": (out / "model.onnx").stat().st_size}
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     if int8:
         from training.quantize import quantize_if_accurate
 
-        quantization |= quantize_if_accurate(out, parts)
-        if quantization["kept"]:
-            quantization["int8_bytes"] = (out / "model.onnx").stat().st_size
-    manifest["metrics"]["quantization"] = quantization
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        if quantize_if_accurate(out, parts)["kept"]:
+            thresholds = thresholds_of(out)
+    quantization = json.loads(manifest_path.read_text(encoding="utf-8"))["metrics"]["quantization"]
     load_bundle(out)
     result = {"thresholds": thresholds, "validation": metrics, "quantization": quantization}
     if report is not None:
