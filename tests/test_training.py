@@ -357,3 +357,21 @@ def test_quantize_names_the_missing_training_photos(fitted, tmp_path: Path, caps
     error = capsys.readouterr().err
     assert "gone.csv" in error and "--data" in error
     assert not (tmp_path / "int8").exists()
+
+
+def test_quantize_refuses_photos_without_the_bundles_labels(fitted, tmp_path: Path) -> None:
+    from training.quantize import QuantizeError, quantize_bundle
+
+    config, _ = fitted
+    unlabelled = tmp_path / "unlabelled"
+    unlabelled.mkdir()
+    for photo in sorted(DATA_DIR.glob("*.jpg")):
+        shutil.copy2(photo, unlabelled / photo.name)
+    (unlabelled / "labels.csv").write_text(
+        "image,category\n"
+        + "".join(f"{p.name},not-a-label\n" for p in sorted(DATA_DIR.glob("*.jpg"))),
+        encoding="utf-8",
+    )
+    with pytest.raises(QuantizeError, match="cannot be checked"):
+        quantize_bundle(config.out, tmp_path / "int8", [unlabelled / "labels.csv"])
+    assert not (tmp_path / "int8").exists()
