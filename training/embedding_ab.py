@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from app.core.bundle import load_bundle
 from training.datasets import load_data, split
 from training.evaluate import MATCHES, embedding_parts, match_keys, precision_at_k, run_bundle
-from training.network import PROBABILITY_WEIGHT
+from training.network import PROBABILITY_WEIGHT, combine
 from training.pipeline import DEFAULT_EMBEDDING_WEIGHTS
 
 K = 5
@@ -51,28 +52,17 @@ VARIANTS = {
 }
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
 def recombine(
     activations: dict[str, np.ndarray], probabilities: dict[str, np.ndarray], variant: Variant
 ) -> np.ndarray:
-    """``training.network.combine`` with the variant's weights and probability form."""
-    scale = np.sqrt(1 + variant.probability_weight**2)
-    pieces = [
-        np.concatenate(
-            [
-                _unit(activations[name]),
-                _unit(np.clip(probabilities[name], 0, None) ** variant.power)
-                * variant.probability_weight,
-            ],
-            axis=1,
-        )
-        * (variant.weights.get(name, 1.0) / scale)
-        for name in activations
-    ]
-    return _unit(np.concatenate(pieces, axis=1))
+    """``training.network.combine`` (what the graph computes) with the variant's settings."""
+    return combine(
+        {name: torch.from_numpy(a) for name, a in activations.items()},
+        {name: torch.from_numpy(probabilities[name]) for name in activations},
+        variant.weights,
+        variant.probability_weight,
+        variant.power,
+    ).numpy()
 
 
 def precision_at_5(embedding: np.ndarray, photos: Sequence) -> dict[str, float]:

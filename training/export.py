@@ -14,7 +14,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from app.core.bundle import Preprocessing, load_bundle
+from app.core.bundle import Preprocessing
 from training.labelmaps import gates
 from training.network import VitrinaNet
 
@@ -151,8 +151,11 @@ def manifest_for(
 
 def thresholds_of(folder: Path) -> dict[str, dict]:
     """Each family's threshold and calibration as a bundle's manifest holds them."""
-    families = load_bundle(folder).families
-    return {f.name: {"threshold": f.threshold, **f.calibration} for f in families}
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    return {
+        f["name"]: {"threshold": f["threshold"], **f.get("calibration", {})}
+        for f in manifest["families"]
+    }
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:

@@ -20,28 +20,29 @@ PROBABILITY_WEIGHT = 1.0
 
 
 def combine(
-    hidden: dict[str, torch.Tensor], probs: dict[str, torch.Tensor], weights: dict[str, float]
+    hidden: dict[str, torch.Tensor],
+    probs: dict[str, torch.Tensor],
+    weights: dict[str, float],
+    probability_weight: float = PROBABILITY_WEIGHT,
+    power: float = 1.0,
 ) -> torch.Tensor:
     """The similar-items embedding from each family's 64-d head activation and probabilities.
 
     Per family: the study's L2-normalised penultimate activation next to its probabilities
-    scaled to unit length, at ``PROBABILITY_WEIGHT`` times its weight, so neighbours also
+    scaled to unit length, at ``probability_weight`` times its weight, so neighbours also
     agree on the predicted labels (docs/quality.md); scaled to the family weight,
     concatenated, normalised. The probabilities themselves are peakier than their square
-    root, so a confident label counts for more.
+    root (``power`` 0.5, before @2026.12.03.4), so a confident label counts for more;
+    ``training.embedding_ab`` scores other settings without retraining.
     """
-    scale = math.sqrt(1 + PROBABILITY_WEIGHT**2)
-    pieces = [
-        torch.cat(
-            [
-                F.normalize(hidden[name], dim=1),
-                F.normalize(probs[name].clamp_min(0), dim=1) * PROBABILITY_WEIGHT,
-            ],
-            dim=1,
-        )
-        * (weights.get(name, 1.0) / scale)
-        for name in hidden
-    ]
+    scale = math.sqrt(1 + probability_weight**2)
+    pieces = []
+    for name in hidden:
+        p = probs[name].clamp_min(0)
+        if power != 1.0:
+            p = p**power
+        part = [F.normalize(hidden[name], dim=1), F.normalize(p, dim=1) * probability_weight]
+        pieces.append(torch.cat(part, dim=1) * (weights.get(name, 1.0) / scale))
     return F.normalize(torch.cat(pieces, dim=1), dim=1)
 
 

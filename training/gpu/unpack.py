@@ -138,14 +138,15 @@ def unpack(
         },
         "settings": summary["settings"],
     }
-    manifest["metrics"]["quantization"] = {"fp32_bytes": (out / "model.onnx").stat().st_size}
+    quantization = {"fp32_bytes": (out / "model.onnx").stat().st_size}
+    manifest["metrics"]["quantization"] = quantization
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     if int8:
         from training.quantize import quantize_if_accurate
 
-        if quantize_if_accurate(out, parts)["kept"]:
+        quantization = quantize_if_accurate(out, parts)
+        if quantization["kept"]:
             thresholds = thresholds_of(out)
-    quantization = json.loads(manifest_path.read_text(encoding="utf-8"))["metrics"]["quantization"]
     load_bundle(out)
     result = {"thresholds": thresholds, "validation": metrics, "quantization": quantization}
     if report is not None:
