@@ -45,6 +45,7 @@ def test_photo_without_decisions_is_new(catalog: Catalog) -> None:
     photo = catalog.add_photo("/p/x.png", "f" * 64, 10, 2, 2)
     assert photo.review_state == "new" and catalog.predictions(photo.id) == []
     assert catalog.photos_missing_embedding("tiny@1/16") == [photo.id]
+    assert catalog.count_photos_missing_embedding("tiny@1/16") == 1
 
 
 def test_duplicate_content_is_refused_and_names_the_existing_photo(catalog: Catalog) -> None:
@@ -308,6 +309,17 @@ def test_embeddings_stream_in_chunks_in_id_order(catalog: Catalog) -> None:
     catalog.store_embedding(ids[0], "other@2/8", np.ones(8))
     assert [i for i, _ in catalog.embeddings("other@2/8")] == [ids[0]]
     assert catalog.photos_missing_embedding("other@2/8") == ids[1:]
+
+
+def test_count_of_photos_missing_embedding_matches_their_list(catalog: Catalog) -> None:
+    ids = [add_sample(catalog, seed).id for seed in range(70, 75)]
+    for photo_id in ids[:2]:
+        catalog.store_embedding(photo_id, "other@2/8", np.ones(8))
+    missing = catalog.photos_missing_embedding("other@2/8")
+    assert missing == ids[2:]
+    assert catalog.count_photos_missing_embedding("other@2/8") == len(missing) == 3
+    assert catalog.photos_missing_embedding("tiny@1/16") == []
+    assert catalog.count_photos_missing_embedding("tiny@1/16") == 0
 
 
 def test_export_rows_all_and_accepted_only(catalog: Catalog) -> None:

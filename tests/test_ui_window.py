@@ -202,6 +202,23 @@ def test_stall_probe_sees_a_blocked_event_loop(qtbot):
     assert probe.stop() >= 100
 
 
+def test_long_status_message_stops_before_the_counts(qtbot, window: MainWindow):
+    """Qt would clip it mid-letter against the photo counts; it ends in "…" a gap before
+    them, and the whole message is the tooltip."""
+    qtbot.waitUntil(lambda: bool(window.stats_label.text()), timeout=TIMEOUT)
+    window.resize(900, 700)
+    bar = window.status_bar
+    long = "A problem naming a long path: " + "/very/deep/folder" * 20 + " and what to do."
+    bar.showMessage(long)
+    qtbot.waitUntil(lambda: bar.message_rect().right() < window.stats_label.x(), timeout=TIMEOUT)
+    shown = bar.shown_text()
+    assert shown.endswith("…") and long.startswith(shown[:-1].rstrip())
+    assert bar.fontMetrics().horizontalAdvance(shown) <= bar.message_rect().width()
+    assert bar.hover_text() == long
+    bar.showMessage("Saved.")
+    assert bar.shown_text() == "Saved." and bar.hover_text() == ""
+
+
 def test_photos_another_bundle_tagged_are_named_and_retagged(
     qtbot, home: Path, tiny_bundle: Path, photos_dir: Path, tmp_path: Path
 ):
@@ -221,6 +238,12 @@ def test_photos_another_bundle_tagged_are_named_and_retagged(
     window = open_window(qtbot, db, newer)
     assert window.banner.isVisible()
     assert "8 photo(s) were tagged by another model bundle" in window.banner.text.text()
+    # The old bundle's similarity index is rebuilt: the long explanation (index path and
+    # both bundle keys) is read on hover, the status bar keeps a short line that fits.
+    bar = window.status_bar
+    assert bar.currentMessage() == "Catalog open, with a note — hover here to read it."
+    assert bar.shown_text() == bar.currentMessage()
+    assert "similarity index was built by bundle" in bar.hover_text()
     qtbot.waitUntil(lambda: window.model.item(0) is not None, timeout=TIMEOUT)
     window.controller.select_row(0)
     qtbot.waitUntil(lambda: "Re-tag with this bundle" in window.strip.title.text(), timeout=TIMEOUT)

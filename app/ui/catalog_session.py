@@ -61,7 +61,7 @@ def open_context(location: str, bundle: str) -> OpenedCatalog:
         families = ctx.tagger.families
         info = bundle_info(ctx.bundle)
         if ctx.index is not None:
-            others = len(ctx.catalog.photos_missing_embedding(ctx.tagger.embedding_key))
+            others = ctx.catalog.count_photos_missing_embedding(ctx.tagger.embedding_key)
     except VitrinaError as exc:
         problem = str(exc)
     return OpenedCatalog(

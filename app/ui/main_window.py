@@ -47,6 +47,7 @@ from app.ui.review_panel import ReviewPanel
 from app.ui.settings import Settings
 from app.ui.shortcuts import show_shortcuts
 from app.ui.similar_strip import SimilarStrip
+from app.ui.status_bar import StatusBar
 from app.ui.threshold_panel import ThresholdPanel
 from app.ui.thumbnail_cache import ThumbnailCache
 from app.ui.window_menus import WindowMenus
@@ -132,8 +133,10 @@ class MainWindow(QMainWindow):
         self.failures_dock.setWidget(self.failures)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.failures_dock)
         self.failures_dock.hide()
-        self.statusBar().addPermanentWidget(self.progress)
-        self.statusBar().addPermanentWidget(self.stats_label)
+        self.status_bar = StatusBar(self)
+        self.setStatusBar(self.status_bar)
+        self.status_bar.addPermanentWidget(self.progress)
+        self.status_bar.addPermanentWidget(self.stats_label)
         self.resize(1440, 900)
 
     def _wire(self) -> None:
@@ -196,11 +199,7 @@ class MainWindow(QMainWindow):
         self.catalog_name, self.bundle_info = opened.catalog_name, opened.bundle
         self.bundle_problem = opened.bundle_problem
         self.setWindowTitle(window_title(self.catalog_name, self.bundle_info))
-        self.statusBar().showMessage(
-            " ".join(opened.notices)
-            or "Catalog open. Drop photos or folders anywhere to import them.",
-            8000,
-        )
+        self._show_opened_message(opened.notices)
         self.refresh_stats()
         self.refresh_shares()
         self.grid.setFocus()
@@ -209,6 +208,22 @@ class MainWindow(QMainWindow):
         # often from an import thread), which froze the window during imports.
         gc.freeze()
         self.opened.emit()
+
+    def _show_opened_message(self, notices: Sequence[str]) -> None:
+        """Notices from opening (an index rebuilt for another bundle, with its path and
+        both bundle keys) are too long for the status bar: a short line, read on hover."""
+        if not notices:
+            self.status_bar.showMessage(
+                "Catalog open. Drop photos or folders anywhere to import them.", 8000
+            )
+        elif len(notices) == 1:
+            self.status_bar.show_notice(
+                "Catalog open, with a note — hover here to read it.", notices
+            )
+        else:
+            self.status_bar.show_notice(
+                f"Catalog open, with {len(notices)} notes — hover here to read them.", notices
+            )
 
     def _open_failed(self, message: str) -> None:
         self.banner.show_no_catalog(message)

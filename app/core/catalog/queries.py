@@ -149,9 +149,19 @@ def embedding_chunk(
     return ids, vectors.astype(np.float32, copy=True)
 
 
+def _missing_embedding(bundle_key: str) -> ColumnElement[bool]:
+    """The one definition of "missing": a photo with no embedding under this bundle key."""
+    return ~exists().where(Embedding.photo_id == Photo.id, Embedding.bundle_key == bundle_key)
+
+
 def missing_embedding(session: Session, bundle_key: str) -> list[int]:
-    has = exists().where(Embedding.photo_id == Photo.id, Embedding.bundle_key == bundle_key)
-    return list(session.scalars(select(Photo.id).where(~has).order_by(Photo.id)))
+    statement = select(Photo.id).where(_missing_embedding(bundle_key)).order_by(Photo.id)
+    return list(session.scalars(statement))
+
+
+def count_missing_embedding(session: Session, bundle_key: str) -> int:
+    statement = select(func.count(Photo.id)).where(_missing_embedding(bundle_key))
+    return session.scalar(statement) or 0
 
 
 def export_chunk(

@@ -169,6 +169,12 @@ class CatalogReads(CatalogSessions):
         with self._read("looking for photos without embeddings") as session:
             return queries.missing_embedding(session, bundle_key)
 
+    def count_photos_missing_embedding(self, bundle_key: str) -> int:
+        """How many photos ``photos_missing_embedding`` would list, without reading their
+        ids: the window's banner only needs the number, even at 300,000 photos."""
+        with self._read("counting photos without embeddings") as session:
+            return queries.count_missing_embedding(session, bundle_key)
+
     def export_rows(self, accepted_only: bool = False) -> Iterator[ExportRow]:
         """Every photo with its tags and top suggestions; or only photos with accepted
         tags, without suggestions. Read in chunks, so it streams 100,000 photos."""
