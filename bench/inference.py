@@ -1,9 +1,10 @@
 """Inference alone, per photo: batch size, intra-op threads, fp32 vs int8.
 
 Decides the Tagger's batch size and the session's thread count, and shows what an int8
-bundle would buy. The int8 variant is the bundle quantized statically (QDQ, calibrated
-on real catalog photos) into ``.cache/bench/<bundle>-int8`` for timing only: whether a
-shipped bundle may be int8 is decided by its accuracy (training/quantize.py).
+bundle would buy. The int8 variant is the bundle with the backbone's tail in int8, the
+scope ``vitrina-train quantize`` uses (training/quantize.py), calibrated on real catalog
+photos into ``.cache/bench/<bundle>-int8-tail`` for timing only: whether a shipped
+bundle may be int8 is decided by its accuracy (``vitrina-train quantize``).
 Variants are interleaved round by round so machine load hits them alike.
 
     python -m bench.inference --quick
@@ -28,10 +29,11 @@ CALIBRATION_PHOTOS = 32
 
 
 def int8_bundle(bundle: Bundle) -> Path:
-    """A statically quantized copy of ``bundle`` (built once, cached)."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantType, quantize_static
+    """The bundle with the tail scope ``vitrina-train quantize`` uses in int8 (built once,
+    cached), calibrated on real catalog photos; needs the train extra."""
+    from training.quantize import quantize_graph
 
-    target = CACHE / f"{bundle.path.name}-int8"
+    target = CACHE / f"{bundle.path.name}-int8-tail"
     if (target / "manifest.json").is_file():
         return target
     pre = bundle.preprocessing
@@ -39,23 +41,8 @@ def int8_bundle(bundle: Bundle) -> Path:
         preprocess(open_photo(p, pre.min_side).image, pre)[None]
         for p in catalog_photos(CALIBRATION_PHOTOS, offset=7000)
     ]
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.items = iter(batches)
-
-        def get_next(self) -> dict | None:
-            batch = next(self.items, None)
-            return None if batch is None else {bundle.input_name: batch}
-
     target.mkdir(parents=True, exist_ok=True)
-    quantize_static(
-        str(bundle.model_path),
-        str(target / "model.onnx"),
-        Reader(),
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-    )
+    quantize_graph(bundle.model_path, target / bundle.model_path.name, bundle.input_name, batches)
     manifest = dict(bundle.manifest, version=f"{bundle.version}-int8")
     (target / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return target
