@@ -8,6 +8,10 @@
    interpreter start, no Vitrina) whose first paint is the floor on this machine.
 3. Scrolling: the grid over a 100,000-photo synthetic catalog is scrolled by a 60 Hz timer
    (smoothly, then by jumps to random places); frame time = gap between viewport paints.
+4. Keyboard review: on the catalog the import wrote, **A** (accept the confident tags, go
+   to the next photo) is pressed as soon as the previous photo's tags and similar items
+   are on screen; latency = key press to the next photo's preview, to its tags, and to
+   its similar items. Then every confident tag accepted must be in the catalog.
 
     python -m bench.responsiveness --quick      # 40 photos, one cold start; < 1 minute
     python -m bench.responsiveness
@@ -177,6 +181,81 @@ def _started(code: str, args: list[str]) -> tuple[float, float]:
     return painted - start, ready - start
 
 
+def keyboard_review(app: QApplication, db: Path, bundle: Path, presses: int) -> dict:
+    """Press A ``presses`` times, each once the previous photo is fully shown (a fast
+    reviewer), then check that every accept reached the catalog."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from app.ui.stall_probe import StallProbe
+
+    window = open_window(app, db, bundle)
+    wait_until(app, lambda: window.model.rowCount() > presses)
+    controller = window.controller
+    shown: dict[tuple[str, int], float] = {}
+    confident: dict[int, set[str]] = {}
+
+    def tags_shown(review) -> None:
+        shown.setdefault(("tags", review.photo.id), time.perf_counter())
+        confident[review.photo.id] = {
+            f.family for f in review.families if f.decision and f.decision.confident
+        }
+
+    controller.review_shown.connect(tags_shown)
+    controller.similar_shown.connect(
+        lambda _n: shown.setdefault(("similar", controller.current_id), time.perf_counter())
+    )
+    window.grid.setFocus()
+    controller.reload_current()  # the first photo was shown before we listened
+    wait_until(app, lambda: controller.current_id in confident)
+    wait_until(app, lambda: ("similar", controller.current_id) in shown)
+    reviewed = [controller.current_id]
+    tags_ms, similar_ms, photo_ms = [], [], []
+    probe = StallProbe(interval_ms=5)
+    probe.start()
+    for _ in range(presses):
+        before = controller.current_id
+        pressed = time.perf_counter()
+        QTest.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_A)
+        wait_until(app, lambda: controller.preview_cache.is_ready(controller.current_sha))
+        photo_ms.append(time.perf_counter() - pressed)
+        wait_until(
+            app,
+            lambda before=before: (
+                controller.current_id != before
+                and ("tags", controller.current_id) in shown
+                and ("similar", controller.current_id) in shown
+            ),
+        )
+        tags_ms.append(shown[("tags", controller.current_id)] - pressed)
+        similar_ms.append(shown[("similar", controller.current_id)] - pressed)
+        reviewed.append(controller.current_id)
+    stall = probe.stop()
+    controller.wait(30_000)
+    catalog = window.ctx.catalog
+    missing = sum(
+        len(
+            confident[photo_id]
+            - {t.family for t in catalog.tags(photo_id) if t.status == "accepted"}
+        )
+        for photo_id in reviewed[:-1]
+    )
+    window.close()
+    return {
+        "presses": presses,
+        "photo_p50_ms": round(percentile_ms(photo_ms, 50), 1),
+        "photo_p95_ms": round(percentile_ms(photo_ms, 95), 1),
+        "tags_p50_ms": round(percentile_ms(tags_ms, 50), 1),
+        "tags_p95_ms": round(percentile_ms(tags_ms, 95), 1),
+        "tags_max_ms": round(percentile_ms(tags_ms, 100), 1),
+        "similar_p50_ms": round(percentile_ms(similar_ms, 50), 1),
+        "similar_p95_ms": round(percentile_ms(similar_ms, 95), 1),
+        "max_stall_ms": round(stall, 1),
+        "confident_tags_accepted": sum(len(confident[i]) for i in reviewed[:-1]),
+        "confident_tags_missing_from_catalog": missing,
+    }
+
+
 def cold_start(db: Path, bundle: Path, settings: Path, runs: int) -> dict:
     """Process start to first paint and to an open catalog; a bare Qt window alternated."""
     paint, opened, bare = [], [], []
@@ -256,6 +335,9 @@ def main() -> None:
         apply_style(app)
         results = {
             "import": import_stall(app, home, bundle_path, 40 if args.quick else 1000),
+            "review": keyboard_review(
+                app, home / "import.sqlite", bundle_path, 30 if args.quick else 200
+            ),
             "cold_start": cold_start(big, bundle_path, home / "settings", 1 if args.quick else 5),
             "scroll": scrolling(app, big, bundle_path, 2 if args.quick else 5),
         }

@@ -106,6 +106,11 @@ class ReviewController(QObject):
         self.reload_current()
 
     @property
+    def current_sha(self) -> str:
+        """The photo the preview shows, or is loading."""
+        return self._current_sha
+
+    @property
     def ready(self) -> bool:
         return self.ctx is not None and self.writer is not None
 

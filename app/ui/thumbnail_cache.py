@@ -62,6 +62,10 @@ class ThumbnailCache(QObject):
     def is_broken(self, sha256: str) -> bool:
         return sha256 in self._broken
 
+    def is_ready(self, sha256: str) -> bool:
+        """Decoded and held, so ``pixmap`` returns it at once."""
+        return sha256 in self._pixmaps
+
     def _pump(self) -> None:
         while self._queue and len(self._running) < MAX_JOBS:
             sha, path = self._queue.popitem(last=True)
