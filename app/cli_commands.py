@@ -215,6 +215,32 @@ def _photo_text(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", metavar="TEXT")
 
 
+# --- remove -----------------------------------------------------------------------------------
+
+
+def _remove(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
+    photos = {photo.id: photo for photo in map(ctx.catalog.resolve, args.photos)}
+    accepted = ctx.catalog.accepted_tag_count(photos)
+    if accepted and not args.yes:
+        raise VitrinaError(
+            f"The {len(photos)} photo(s) carry {accepted} accepted tag(s), which would go with "
+            "them. Export them first (vitrina export --accepted-only -o tags.csv), or add "
+            "--yes to remove the photos anyway."
+        )
+    removed = ctx.remove_photos(photos)
+    for photo_id in removed:
+        con.print(f"removed photo {photo_id}: {photos[photo_id].path}")
+    con.print(f"Removed {len(removed)} photo(s) from the catalog; the files stay on disk.")
+    return OK
+
+
+def _remove_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("photos", nargs="+", metavar="PHOTO", help="photo ids or paths")
+    parser.add_argument(
+        "--yes", action="store_true", help="also remove photos that carry accepted tags"
+    )
+
+
 # --- similar ----------------------------------------------------------------------------------
 
 
@@ -412,6 +438,13 @@ COMMANDS: tuple[Command, ...] = (
         _untag,
         _photo_text,
         "example: vitrina untag 12 'summer sale'",
+    ),
+    Command(
+        "remove",
+        "remove photos from the catalog (the files stay on disk)",
+        _remove,
+        _remove_args,
+        "example: vitrina remove 12 13 ~/shoot/test.jpg",
     ),
     Command(
         "similar",

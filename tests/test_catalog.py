@@ -343,14 +343,19 @@ def test_record_predictions_replaces_them(catalog: Catalog) -> None:
     assert catalog.get_photo(photo.id).review_state == "suggested"
 
 
-def test_remove_photo_cascades(catalog: Catalog) -> None:
+def test_remove_photos_cascades(catalog: Catalog) -> None:
     photo = add_sample(catalog, 70)
+    other = add_sample(catalog, 71)
     catalog.accept(photo.id, "colour", "red", "alice")
-    assert catalog.remove_photo(photo.id)
-    assert not catalog.remove_photo(photo.id)
-    assert catalog.count() == 0 and catalog.audit() == [] and catalog.predictions(photo.id) == []
-    assert list(catalog.embeddings("tiny@1/16")) == []
-    assert catalog.stats()["tags"] == {}
+    catalog.add_free_tag(photo.id, "summer sale")
+    catalog.reject(other.id, "colour", "red", "alice")
+    assert catalog.accepted_tag_count([photo.id, other.id, 999]) == 2
+    assert catalog.remove_photos([photo.id, 999]) == [photo.id]
+    assert catalog.remove_photos([photo.id]) == []
+    assert catalog.count() == 1 and catalog.predictions(photo.id) == []
+    assert {event.photo_id for event in catalog.audit()} == {other.id}
+    assert [i for i, _ in catalog.embeddings("tiny@1/16")] == [other.id]
+    assert catalog.accepted_tag_count([photo.id, other.id]) == 0
 
 
 def test_reopen_keeps_everything(catalog_url: str) -> None:

@@ -103,6 +103,23 @@ def test_unknown_photo_is_a_clear_error(imported: Run) -> None:
     assert "999" in imported.err and "not in the catalog" in imported.err
 
 
+def test_remove_keeps_accepted_tags_unless_told(imported: Run, photos_dir: Path) -> None:
+    assert imported("accept", "1", "colour") == cli.OK
+    assert imported("remove", "1", "2") == cli.FATAL
+    assert "1 accepted tag(s)" in imported.err and "--yes" in imported.err
+    assert imported("stats") == cli.OK and "photos: 8" in imported.out
+    assert imported("remove", "2", str(photos_dir / "longsleeve.jpg")) == cli.OK
+    assert "Removed 2 photo(s)" in imported.out and "files stay on disk" in imported.out
+    assert (photos_dir / "longsleeve.jpg").is_file()
+    assert imported("remove", "1", "--yes") == cli.OK
+    assert imported("show", "1") == cli.FATAL
+    assert imported("similar", "4", "-k", "10") == cli.OK
+    listed = [line for line in imported.out.splitlines() if line.strip()[:1].isdigit()]
+    assert len(listed) == 4
+    assert not any(name in line for line in listed for name in ("hat", "longsleeve", "dress"))
+    assert imported("stats") == cli.OK and "photos: 5" in imported.out
+
+
 def test_similar_by_id_and_by_outside_file(imported: Run, tmp_path: Path) -> None:
     assert imported("similar", "1", "-k", "3") == cli.OK
     lines = [line for line in imported.out.splitlines() if line.strip()[:1].isdigit()]

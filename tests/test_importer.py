@@ -129,12 +129,22 @@ def test_index_is_reconciled_and_rebuilt_on_open(
     ctx.close()
     reopened = AppContext.open(tmp_path / "catalog.sqlite", ctx.bundle_path)
     assert reopened.index.ids() == set(report.added)
-    reopened.catalog.remove_photo(report.added[0])
+    reopened.catalog.remove_photos([report.added[0]])
     reopened.close()
     again = AppContext.open(tmp_path / "catalog.sqlite", ctx.bundle_path)
     assert again.index.ids() == set(report.added[1:])
     assert any("1 dropped" in notice for notice in again.notices)
     again.close()
+
+
+def test_removed_photos_leave_the_open_index(ctx: AppContext, photos_dir: Path) -> None:
+    report = import_paths([photos_dir], ctx)
+    gone = report.added[:2]
+    assert ctx.remove_photos([*gone, 9999]) == gone
+    assert ctx.index.ids() == set(report.added[2:])
+    vector = ctx.catalog.embedding(report.added[2], ctx.tagger.embedding_key)
+    found = {photo_id for photo_id, _ in ctx.index.nearest(vector, len(report.added))}
+    assert found == set(report.added[2:])
 
 
 def test_other_bundle_rebuilds_index_and_reindex_retags(

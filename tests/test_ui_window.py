@@ -9,7 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer
 from PySide6.QtTest import QTest
 from ui_helpers import TIMEOUT, accepted, drop, import_and_wait, open_window, settle, wait_review
 
@@ -250,13 +250,57 @@ def test_photos_another_bundle_tagged_are_named_and_retagged(
     assert window.strip.list.count() == 0
     assert window.minimumSizeHint().width() < 1200  # the long message wraps
 
+    window.removal.confirm = lambda _question: True
+    with qtbot.waitSignal(window.removal.removed, timeout=TIMEOUT):
+        window.controller.select_row(7)
+        window.menus.remove.trigger()
+    qtbot.waitUntil(
+        lambda: "7 photo(s) were tagged by another" in window.banner.text.text(), timeout=TIMEOUT
+    )
+
     with qtbot.waitSignal(window.import_finished, timeout=TIMEOUT) as blocker:
         window.menus.retag.trigger()
     report = blocker.args[0]
-    assert len(report.added) == 8 and not report.failures
-    assert "Re-tagged 8 photo(s)" in window.progress.label.text()
+    assert len(report.added) == 7 and not report.failures
+    assert "Re-tagged 7 photo(s)" in window.progress.label.text()
     assert not window.banner.isVisible()
     qtbot.waitUntil(lambda: window.strip.list.count() > 0, timeout=TIMEOUT)
     catalog = window.ctx.catalog
     assert catalog.photos_missing_embedding(window.ctx.tagger.embedding_key) == []
     assert accepted(catalog, photo)["colour"] == "green"
+
+
+def test_remove_from_catalog_asks_first_and_moves_on(qtbot, window: MainWindow, photos_dir: Path):
+    """Delete asks, naming the accepted tags that would go; Cancel changes nothing; Remove
+    takes the photos out of the catalog, the grid and the similar items, never off disk."""
+    import_and_wait(qtbot, window, [photos_dir])
+    catalog, model = window.ctx.catalog, window.model
+    first, second, third = (model.item(row).id for row in range(3))
+    catalog.add_free_tag(first, "summer sale")
+    questions: list[str] = []
+    window.removal.confirm = lambda question: questions.append(question) or False
+    wait_review(qtbot, window, first)
+    QTest.keyClick(window.grid, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: len(questions) == 1, timeout=TIMEOUT)
+    assert questions[0].startswith(f"Remove {Path(model.item(0).path).name} from the catalog?")
+    assert "Its 1 accepted tag(s) go with it" in questions[0] and "files stay" in questions[0]
+    settle(window)
+    assert catalog.count() == 8
+
+    window.removal.confirm = lambda question: questions.append(question) or True
+    window.grid.selectionModel().select(
+        QItemSelection(model.index(0), model.index(1)),
+        QItemSelectionModel.SelectionFlag.ClearAndSelect,
+    )
+    with qtbot.waitSignal(window.removal.removed, timeout=TIMEOUT) as removed:
+        QTest.keyClick(window.grid, Qt.Key.Key_Delete)
+    assert removed.args[0] == [first, second]
+    assert questions[-1].startswith("Remove 2 photos")
+    assert "Their 1 accepted tag(s) go with them" in questions[-1]
+    assert catalog.count() == 6 and catalog.accepted_tag_count([first]) == 0
+    assert all(photo.is_file() for photo in photos_dir.glob("*.jpg"))
+    qtbot.waitUntil(lambda: model.rowCount() == 6, timeout=TIMEOUT)
+    wait_review(qtbot, window, third)
+    qtbot.waitUntil(lambda: len(window.strip.photo_ids()) == 5, timeout=TIMEOUT)
+    assert {first, second}.isdisjoint(window.strip.photo_ids())
+    qtbot.waitUntil(lambda: window.stats_label.text().startswith("6 photos"), timeout=TIMEOUT)

@@ -6,6 +6,7 @@ commands that need no model (show, accept, export, stats) work without a bundle.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 
@@ -128,6 +129,15 @@ class AppContext:
         index.save()
         self._index, self._index_opened = index, True
         return index
+
+    def remove_photos(self, photo_ids: Iterable[int]) -> list[int]:
+        """Remove photos from the catalog and from the similarity index if it is open (an
+        index opened later drops them when it is reconciled). The files stay on disk."""
+        removed = self.catalog.remove_photos(photo_ids)
+        if removed and self._index is not None:
+            self._index.remove(removed)
+            self._index.save()
+        return removed
 
     def save(self) -> None:
         """Persist the index after changing it (the catalog commits every write itself)."""

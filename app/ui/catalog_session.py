@@ -47,6 +47,13 @@ class OpenedCatalog:
     not_tagged_by_bundle: int = 0
 
 
+def not_tagged_by_bundle(ctx: AppContext) -> int:
+    """Photos without the current bundle's embedding: another bundle tagged them."""
+    if ctx.index is None:
+        return 0
+    return ctx.catalog.count_photos_missing_embedding(ctx.tagger.embedding_key)
+
+
 def open_context(location: str, bundle: str) -> OpenedCatalog:
     """Open the catalog (raises CatalogError); load the bundle and index if there is one."""
     from app.core.catalog.engine import display_url
@@ -60,8 +67,7 @@ def open_context(location: str, bundle: str) -> OpenedCatalog:
     try:
         families = ctx.tagger.families
         info = bundle_info(ctx.bundle)
-        if ctx.index is not None:
-            others = ctx.catalog.count_photos_missing_embedding(ctx.tagger.embedding_key)
+        others = not_tagged_by_bundle(ctx)
     except VitrinaError as exc:
         problem = str(exc)
     return OpenedCatalog(

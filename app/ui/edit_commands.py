@@ -8,7 +8,7 @@ a locked catalog) is reported through ``TagWriter.failed`` and its undo does not
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand
@@ -35,16 +35,26 @@ class TagWriter(QObject):
 
     def submit(self, run: Callable[[Catalog], list[int]], photo_ids: list[int], name: str) -> None:
         catalog = self.catalog
-
-        def job(_: JobControl) -> list[int]:
-            return run(catalog)
-
-        self._workers.start(
-            job,
-            name=name,
-            on_result=self.written.emit,
-            on_error=lambda message: self.failed.emit(message, photo_ids),
+        self.run(
+            lambda: run(catalog),
+            name,
+            self.written.emit,
+            lambda message: self.failed.emit(message, photo_ids),
         )
+
+    def run(
+        self,
+        job: Callable[[], Any],
+        name: str,
+        on_result: Callable[[Any], None],
+        on_error: Callable[[str], None],
+    ) -> None:
+        """A catalog write in order with the edits before it (removing photos, too)."""
+
+        def work(_: JobControl) -> Any:
+            return job()
+
+        self._workers.start(work, name=name, on_result=on_result, on_error=on_error)
 
     @property
     def busy(self) -> bool:

@@ -41,6 +41,7 @@ from app.ui.file_drops import accept_file_drags, local_files
 from app.ui.filter_bar import FilterBar
 from app.ui.import_controller import RETAG, ImportController, summary
 from app.ui.import_progress import ImportProgress
+from app.ui.photo_removal import PhotoRemoval
 from app.ui.preview_pane import PreviewPane
 from app.ui.review_controller import ReviewController
 from app.ui.review_panel import ReviewPanel
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_layout()
         self.files = FileActions(self)
+        self.removal = PhotoRemoval(self)
         self.menus = WindowMenus(self)
         self._wire()
         self._restore_layout()
@@ -192,12 +194,10 @@ class MainWindow(QMainWindow):
         if opened.bundle_problem:
             self.banner.show_no_bundle(opened.bundle_problem)
             self.strip.show_message("Similar items need a model bundle.")
-        elif opened.not_tagged_by_bundle and opened.bundle is not None:
-            self.banner.show_other_bundle(opened.not_tagged_by_bundle, opened.bundle.label)
-        else:
-            self.banner.hide()
         self.catalog_name, self.bundle_info = opened.catalog_name, opened.bundle
         self.bundle_problem = opened.bundle_problem
+        if not opened.bundle_problem:
+            self._show_other_bundle(opened.not_tagged_by_bundle)
         self.setWindowTitle(window_title(self.catalog_name, self.bundle_info))
         self._show_opened_message(opened.notices)
         self.refresh_stats()
@@ -383,6 +383,24 @@ class MainWindow(QMainWindow):
         self.refresh_shares()
         self.focus_grid_unless_typing()
         self.import_finished.emit(report)
+
+    def recount_other_bundle(self) -> None:
+        """After photos left the catalog: the banner's count of photos another bundle
+        tagged (only while it shows; one the user closed stays closed)."""
+        if self.ctx is None or self.bundle_info is None or not self.banner.isVisible():
+            return
+        ctx = self.ctx
+        self.jobs.start(
+            lambda _: catalog_session.not_tagged_by_bundle(ctx),
+            name="count photos another bundle tagged",
+            on_result=self._show_other_bundle,
+        )
+
+    def _show_other_bundle(self, count: int) -> None:
+        if count and self.bundle_info is not None:
+            self.banner.show_other_bundle(count, self.bundle_info.label)
+        else:
+            self.banner.hide()
 
     def catalog_changed(self) -> None:
         """Tags changed outside the undo stack (a tag file): reload grid, photo and counts."""

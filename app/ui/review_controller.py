@@ -97,9 +97,17 @@ class ReviewController(QObject):
         if self.writer is not None:
             self.writer.written.connect(self._written)
             self.writer.failed.connect(self._write_failed)
+        self.clear_current()
+
+    def clear_current(self) -> None:
+        """No photo is current (none open, or the last one was removed)."""
         self.current_id = None
         self._outside = None
+        self._current_sha = ""
         self.panel.show_review(None)
+        self.preview.show_caption("")
+        self.preview.show_pixmap(None)
+        self.strip.show_message("")
 
     def set_overrides(self, overrides: Mapping[str, float]) -> None:
         self.overrides = dict(overrides)

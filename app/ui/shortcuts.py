@@ -28,6 +28,7 @@ OTHER_KEYS: tuple[tuple[str, str], ...] = (
     ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo the last tag edit"),
     ("Ctrl+A", "Select all photos in the grid (then A, C or T act on all of them)"),
     ("Shift+click, Ctrl+click", "Select several photos for a bulk edit"),
+    ("Delete", "Remove the selected photos from the catalog (asks first; files stay on disk)"),
     ("Ctrl+O / Ctrl+Shift+O", "Import photos / a folder"),
     ("Esc", "Cancel the running import"),
     ("Ctrl+F", "Search tags and file names"),

@@ -63,6 +63,12 @@ class WindowMenus:
         self.undo.setShortcut(QKeySequence.StandardKey.Undo)
         self.redo = c.undo_stack.createRedoAction(w, "&Redo")
         self.redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.remove = self._action(
+            "Re&move from catalog…",
+            partial(w.review_key, w.removal.remove_selected),
+            ["Delete"],
+            "Remove the selected photos and their tags from the catalog (the files stay)",
+        )
         self.import_files = self._action("Import &photos…", files.choose_photos, ["Ctrl+O"])
         self.import_folder = self._action("Import &folder…", files.choose_folder, ["Ctrl+Shift+O"])
         self.import_tags = self._action(
@@ -117,6 +123,8 @@ class WindowMenus:
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addAction(self.undo)
         edit_menu.addAction(self.redo)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.remove)
         review_menu = bar.addMenu("&Review")
         for action in self.review.values():
             review_menu.addAction(action)

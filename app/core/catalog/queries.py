@@ -79,6 +79,13 @@ def photo_ids(session: Session, flt: PhotoFilter | None) -> list[int]:
     return list(session.scalars(filtered(select(Photo.id), flt).order_by(Photo.id)))
 
 
+def accepted_tag_count(session: Session, photo_ids: list[int]) -> int:
+    statement = select(func.count(Tag.id)).where(
+        Tag.photo_id.in_(photo_ids), Tag.status == "accepted"
+    )
+    return session.scalar(statement) or 0
+
+
 def uncertain_among(
     session: Session, ids: Iterable[int], thresholds: Mapping[str, float]
 ) -> set[int]:

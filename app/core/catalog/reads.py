@@ -124,6 +124,16 @@ class CatalogReads(CatalogSessions):
         with self._read("listing photos") as session:
             return queries.photo_ids(session, filter)
 
+    def accepted_tag_count(self, photo_ids: Iterable[int]) -> int:
+        """Accepted tags (family labels and free-form) on these photos: what removing them
+        would take away, for the question asked first."""
+        wanted = sorted({int(i) for i in photo_ids})
+        with self._read("counting accepted tags") as session:
+            return sum(
+                queries.accepted_tag_count(session, wanted[start : start + CHUNK])
+                for start in range(0, len(wanted), CHUNK)
+            )
+
     def uncertain_among(
         self, ids: Iterable[int], thresholds: Mapping[str, float] | None = None
     ) -> set[int]:

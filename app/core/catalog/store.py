@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from app.core.catalog import slots
 from app.core.catalog.edits import TagEdits
 from app.core.catalog.engine import catalog_url, create_catalog_engine, database_errors, migrate
 from app.core.catalog.models import Embedding, Photo, Prediction, utcnow
-from app.core.catalog.reads import CatalogReads
+from app.core.catalog.reads import CHUNK, CatalogReads
 from app.core.catalog.rows import DuplicatePhotoError, NewPhoto, PhotoRow, photo_row
 from app.core.errors import CatalogError
 
@@ -189,10 +189,18 @@ class Catalog(TagEdits, CatalogReads):
             slots.lock_photo(session, photo_id)
             session.merge(Embedding(**_embedding_row(photo_id, bundle_key, vector)))
 
-    def remove_photo(self, photo_id: int) -> bool:
-        """Remove a photo with its predictions, tags, audit and embeddings (cascade)."""
-        with self._write(f"removing photo {photo_id}") as session:
-            return session.execute(delete(Photo).where(Photo.id == photo_id)).rowcount > 0
+    def remove_photos(self, photo_ids: Iterable[int]) -> list[int]:
+        """Remove photos with their predictions, tags, audit and embeddings (cascade), all
+        in one transaction; the files stay on disk. Returns the ids that were there."""
+        wanted = sorted({int(i) for i in photo_ids})
+        removed: list[int] = []
+        with self._write(f"removing {len(wanted):,} photo(s)") as session:
+            for start in range(0, len(wanted), CHUNK):
+                chunk = wanted[start : start + CHUNK]
+                found = list(session.scalars(select(Photo.id).where(Photo.id.in_(chunk))))
+                session.execute(delete(Photo).where(Photo.id.in_(found)))
+                removed += found
+        return sorted(removed)
 
 
 def _check(item: NewPhoto) -> None:
