@@ -117,6 +117,12 @@ def main(
     except KeyboardInterrupt:
         console.warn("vitrina: interrupted; everything written so far is saved.")
         return INTERRUPTED
+    except BrokenPipeError:
+        # The reader stopped early (`vitrina show 1 | head`): not this command's error. The
+        # rest of the output goes nowhere, so exiting does not fail on it again.
+        if console.out is sys.stdout:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return OK
     except Exception as exc:
         if os.environ.get("VITRINA_DEBUG"):
             traceback.print_exc(file=console.err)

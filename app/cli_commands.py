@@ -61,11 +61,14 @@ def _import(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Inter
         report = import_paths(args.paths, ctx, progress=progress, cancel=stop)
     for duplicate in report.duplicates:
         con.print(f"duplicate: {duplicate.path} (same content as {duplicate.original})")
+    for moved in report.moved:
+        con.print(f"moved: {moved.path} (was {moved.was}, which is gone; its tags stay)")
     for failure in report.failures:
         con.warn(f"failed: {failure.reason}")
     rate = len(report.added) / report.elapsed if report.elapsed > 0 else 0.0
+    moved = f"{len(report.moved)} found at a new path, " if report.moved else ""
     con.print(
-        f"Imported {len(report.added)} photo(s), {len(report.duplicates)} duplicate(s), "
+        f"Imported {len(report.added)} photo(s), {len(report.duplicates)} duplicate(s), {moved}"
         f"{len(report.failures)} failed in {report.elapsed:.1f} s ({rate:.1f} photos/s)"
         + ("; cancelled before the end." if report.cancelled else ".")
     )

@@ -54,6 +54,26 @@ def test_import_reports_summary_and_failures(run: Run, photos_dir: Path) -> None
     assert "duplicate: " in run.out
 
 
+def test_import_of_a_moved_folder_says_where_the_photos_went(
+    imported: Run, photos_dir: Path, tmp_path: Path
+) -> None:
+    moved = photos_dir.rename(tmp_path / "moved")
+    assert imported("import", str(moved)) == cli.OK
+    assert f"moved: {moved / 'hat.jpg'} (was {photos_dir / 'hat.jpg'}" in imported.out
+    assert "0 duplicate(s), 8 found at a new path, 0 failed" in imported.out
+
+
+def test_a_reader_that_stops_early_is_not_an_error(imported: Run) -> None:
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    err = io.StringIO()
+    argv = ["--db", str(imported.db), "--bundle", str(imported.bundle), "show", "1"]
+    assert cli.main(argv, out=ClosedPipe(), err=err) == cli.OK
+    assert err.getvalue() == ""
+
+
 def test_missing_bundle_says_how_to_get_one(run: Run, tmp_path: Path, photos_dir: Path) -> None:
     assert run("import", str(photos_dir), bundle=tmp_path / "nowhere") == cli.FATAL
     assert "models_onnx/default" in run.err and "VITRINA_BUNDLE" in run.err

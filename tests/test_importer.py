@@ -86,6 +86,28 @@ def test_duplicates_are_reported_not_added(ctx: AppContext, photos_dir: Path) ->
     assert ctx.catalog.count() == 8
 
 
+def test_a_moved_folder_is_found_again_with_its_tags(
+    ctx: AppContext, photos_dir: Path, tmp_path: Path
+) -> None:
+    first = import_paths([photos_dir], ctx)
+    dress = ctx.catalog.resolve(str(photos_dir / "dress.jpg"))
+    ctx.catalog.set_tag(dress.id, "colour", "red")
+    moved = photos_dir.rename(tmp_path / "renamed shoot")
+    shutil.copy(moved / "hat.jpg", moved / "hat copy.jpg")
+    report = import_paths([moved], ctx)
+    assert report.added == [] and len(report.moved) == 8
+    assert {m.path.name: m.was for m in report.moved}["dress.jpg"] == str(photos_dir / "dress.jpg")
+    assert [(d.path.name, d.original) for d in report.duplicates] == [
+        ("hat.jpg", str(moved / "hat copy.jpg"))
+    ]
+    assert ctx.catalog.get_photo(dress.id).path == str(moved / "dress.jpg")
+    assert ctx.catalog.tags(dress.id)[0].value == "red"
+    assert ctx.catalog.count() == len(first.added) and ctx.index.ids() == set(first.added)
+    shutil.copytree(moved, tmp_path / "copy")
+    again = import_paths([tmp_path / "copy"], ctx)
+    assert again.moved == [] and len(again.duplicates) == 9
+
+
 def test_bad_files_are_collected_and_the_batch_goes_on(ctx: AppContext, photos_dir: Path) -> None:
     good = (photos_dir / "hat.jpg").read_bytes()
     (photos_dir / "truncated.jpg").write_bytes(good[: len(good) // 3])

@@ -304,3 +304,21 @@ def test_remove_from_catalog_asks_first_and_moves_on(qtbot, window: MainWindow, 
     qtbot.waitUntil(lambda: len(window.strip.photo_ids()) == 5, timeout=TIMEOUT)
     assert {first, second}.isdisjoint(window.strip.photo_ids())
     qtbot.waitUntil(lambda: window.stats_label.text().startswith("6 photos"), timeout=TIMEOUT)
+
+
+def test_dropping_a_moved_folder_finds_its_photos_again(
+    qtbot, window: MainWindow, photos_dir: Path, tmp_path: Path
+):
+    import_and_wait(qtbot, window, [photos_dir])
+    first = window.model.item(0)
+    window.ctx.catalog.set_tag(first.id, "colour", "green")
+    moved = photos_dir.rename(tmp_path / "moved shoot")
+    with qtbot.waitSignal(window.import_finished, timeout=TIMEOUT) as blocker:
+        drop(window, [moved])
+    assert len(blocker.args[0].moved) == 8 and not blocker.args[0].added
+    assert "8 found at a new path (tags kept)" in window.progress.label.text()
+    new_path = str(moved / Path(first.path).name)
+    qtbot.waitUntil(lambda: getattr(window.model.item(0), "path", "") == new_path, timeout=TIMEOUT)
+    wait_review(qtbot, window, first.id)
+    qtbot.waitUntil(lambda: window.preview.toolTip() == new_path, timeout=TIMEOUT)
+    assert accepted(window.ctx.catalog, first.id)["colour"] == "green"

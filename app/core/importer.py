@@ -57,12 +57,21 @@ class Duplicate(NamedTuple):
     original: str
 
 
+class Moved(NamedTuple):
+    """A catalog photo found again at another path, its recorded file being gone: the
+    catalog now points at ``path`` and keeps its tags."""
+
+    path: Path
+    was: str
+
+
 @dataclass
 class ImportReport:
     """What an import did; ``ok`` when no file failed."""
 
     added: list[int] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
+    moved: list[Moved] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     cancelled: bool = False
     elapsed: float = 0.0
@@ -71,6 +80,12 @@ class ImportReport:
     @property
     def ok(self) -> bool:
         return not self.failures
+
+
+def _moved_from(recorded: str, found: Path) -> bool:
+    """The catalog's file for this content is gone and it turned up at ``found``: a folder
+    renamed or moved since the import (a copy next to a file still there is a duplicate)."""
+    return recorded != str(found) and not os.path.lexists(recorded)
 
 
 # --- finding files --------------------------------------------------------------------
@@ -272,12 +287,20 @@ class _Importer:
                 self.fail(path, exc)
         known = self.ctx.catalog.find_by_hashes(sha for _, sha, _ in hashed) if hashed else {}
         items: list[_Item] = []
+        moves: dict[int, str] = {}
         for path, sha, size in hashed:
-            if sha in known:
-                self.report.duplicates.append(Duplicate(path, known[sha].path))
-                self.tick(path)
+            if sha not in known:
+                items.append(_Item(path, sha, size, pool.submit(open_photo, path, min_side)))
                 continue
-            items.append(_Item(path, sha, size, pool.submit(open_photo, path, min_side)))
+            photo = known[sha]
+            if photo.id not in moves and _moved_from(photo.path, path):
+                moves[photo.id] = str(path)
+                self.report.moved.append(Moved(path, photo.path))
+            else:
+                self.report.duplicates.append(Duplicate(path, moves.get(photo.id, photo.path)))
+            self.tick(path)
+        if moves:
+            self.ctx.catalog.move_photos(moves)
         return items
 
     def fail(self, path: Path, exc: BaseException) -> None:

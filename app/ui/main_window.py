@@ -371,7 +371,12 @@ class MainWindow(QMainWindow):
     def _import_finished(self, report: ImportReport) -> None:
         self._grow_timer.stop()
         self.menus.cancel_import.setEnabled(False)
-        self.model.refresh()
+        if report.moved:  # rows already loaded hold the old paths
+            for thumbs in (self.grid_thumbs, self.strip_thumbs, self.preview_thumbs):
+                thumbs.retry_broken()
+            self.apply_filter()
+        else:
+            self.model.refresh()
         if report.failures:
             self.failures.add((f.path, f.reason) for f in report.failures)
         self.progress.set_failures(self.failures.table.rowCount())

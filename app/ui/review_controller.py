@@ -169,8 +169,9 @@ class ReviewController(QObject):
             return
         self.panel.show_review(review)
         self.model.update_item(review.photo.id, review.photo.review_state, review.uncertain)
-        if review.photo.sha256 != self._current_sha:
-            self._show_preview(review.photo.sha256, review.photo.path)
+        # Again even for the same photo: its path may have changed (a moved folder), and a
+        # pixmap already made comes back at once.
+        self._show_preview(review.photo.sha256, review.photo.path)
         photo = review.photo  # the true size: a small photo is shown enlarged to fit
         self.preview.show_caption(f"{Path(photo.path).name} · {photo.width} × {photo.height} px")
         self.review_shown.emit(review)

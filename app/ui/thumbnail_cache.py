@@ -62,6 +62,10 @@ class ThumbnailCache(QObject):
     def is_broken(self, sha256: str) -> bool:
         return sha256 in self._broken
 
+    def retry_broken(self) -> None:
+        """Photos found at a new path (a moved folder) can be read again: forget failures."""
+        self._broken.clear()
+
     def is_ready(self, sha256: str) -> bool:
         """Decoded and held, so ``pixmap`` returns it at once."""
         return sha256 in self._pixmaps

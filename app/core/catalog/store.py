@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -188,6 +188,13 @@ class Catalog(TagEdits, CatalogReads):
         with self._write(f"saving the embedding of photo {photo_id}") as session:
             slots.lock_photo(session, photo_id)
             session.merge(Embedding(**_embedding_row(photo_id, bundle_key, vector)))
+
+    def move_photos(self, paths: Mapping[int, str]) -> None:
+        """Point photos at the paths their files were found at (a moved shoot folder),
+        in one transaction; tags, suggestions and embeddings stay (found by content)."""
+        with self._write(f"recording {len(paths):,} moved photo(s)") as session:
+            for photo_id, path in paths.items():
+                session.execute(update(Photo).where(Photo.id == photo_id).values(path=path))
 
     def remove_photos(self, photo_ids: Iterable[int]) -> list[int]:
         """Remove photos with their predictions, tags, audit and embeddings (cascade), all
