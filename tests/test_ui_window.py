@@ -307,18 +307,32 @@ def test_remove_from_catalog_asks_first_and_moves_on(qtbot, window: MainWindow, 
 
 
 def test_dropping_a_moved_folder_finds_its_photos_again(
-    qtbot, window: MainWindow, photos_dir: Path, tmp_path: Path
+    qtbot, home: Path, tiny_bundle: Path, photos_dir: Path, tmp_path: Path
 ):
-    import_and_wait(qtbot, window, [photos_dir])
-    first = window.model.item(0)
-    window.ctx.catalog.set_tag(first.id, "colour", "green")
+    """Photos imported elsewhere (no thumbnails yet) whose folder was then moved: the
+    preview says why it is empty and what to do; dropping the moved folder brings them
+    back with their tags."""
+    from app.core.context import AppContext
+    from app.core.importer import import_paths
+
+    db = home / "catalog.sqlite"
+    with AppContext.open(db, tiny_bundle) as ctx:
+        first_id = import_paths([photos_dir], ctx).added[0]
+        ctx.catalog.set_tag(first_id, "colour", "green")
     moved = photos_dir.rename(tmp_path / "moved shoot")
+    window = open_window(qtbot, db, tiny_bundle)
+    wait_review(qtbot, window, first_id)
+    qtbot.waitUntil(lambda: "cannot be shown" in window.preview.image.text(), timeout=TIMEOUT)
+    assert "does not exist" in window.preview.image.text()
+    assert "drop the folder onto the window" in window.preview.image.text()
+
     with qtbot.waitSignal(window.import_finished, timeout=TIMEOUT) as blocker:
         drop(window, [moved])
     assert len(blocker.args[0].moved) == 8 and not blocker.args[0].added
     assert "8 found at a new path (tags kept)" in window.progress.label.text()
-    new_path = str(moved / Path(first.path).name)
+    new_path = str(moved / "dress.jpg")
     qtbot.waitUntil(lambda: getattr(window.model.item(0), "path", "") == new_path, timeout=TIMEOUT)
-    wait_review(qtbot, window, first.id)
+    wait_review(qtbot, window, first_id)
     qtbot.waitUntil(lambda: window.preview.toolTip() == new_path, timeout=TIMEOUT)
-    assert accepted(window.ctx.catalog, first.id)["colour"] == "green"
+    qtbot.waitUntil(lambda: window.preview.image.pixmap().width() > 0, timeout=TIMEOUT)
+    assert accepted(window.ctx.catalog, first_id)["colour"] == "green"

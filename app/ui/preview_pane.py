@@ -16,6 +16,8 @@ class PreviewPane(QWidget):
         self.image = QLabel()
         self.image.setObjectName("preview")
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setWordWrap(True)  # a placeholder can explain a photo that cannot be shown
+        self.image.setMargin(24)
         self.image.setMinimumSize(QSize(200, 200))
         self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self._pixmap: QPixmap | None = None

@@ -34,6 +34,15 @@ if TYPE_CHECKING:
 LOAD_DELAY_MS = 40
 
 
+def unreadable_text(reason: str) -> str:
+    """The preview of a photo that cannot be shown: why, and the way back for a moved one."""
+    return (
+        f"This photo cannot be shown: {reason}\n\nIts tags are safe in the catalog. If its "
+        "folder was moved or renamed, drop the folder onto the window: Vitrina finds the "
+        "photos by their content and keeps their tags."
+    )
+
+
 class ReviewController(QObject):
     """Drives the review panel, preview and similar strip from the grid's current photo."""
 
@@ -72,6 +81,7 @@ class ReviewController(QObject):
         self._load_timer.setInterval(LOAD_DELAY_MS)
         self._load_timer.timeout.connect(self._load_current)
         preview_cache.ready.connect(self._preview_ready)
+        preview_cache.failed.connect(self._preview_failed)
         panel.runner_up_chosen.connect(lambda family, label: self.set_label(family, label))
         strip.jump_requested.connect(self.jump_to)
         strip.outside_photo.connect(self.show_outside_neighbours)
@@ -186,11 +196,16 @@ class ReviewController(QObject):
         self.preview.show_caption(name)
         self.preview.setToolTip(path)
         pixmap = self.preview_cache.pixmap(sha, path)
-        self.preview.show_pixmap(pixmap, "Loading…")
+        reason = self.preview_cache.reason(sha)
+        self.preview.show_pixmap(pixmap, unreadable_text(reason) if reason else "Loading…")
 
     def _preview_ready(self, sha: str) -> None:
         if sha == self._current_sha:
             self.preview.show_pixmap(self.preview_cache.pixmap(sha, ""))
+
+    def _preview_failed(self, sha: str, reason: str) -> None:
+        if sha == self._current_sha:
+            self.preview.show_pixmap(None, unreadable_text(reason))
 
     def _similar_loaded(self, photo_id: int, neighbours: list) -> None:
         # An outside photo dropped on the strip keeps it until another photo is chosen.

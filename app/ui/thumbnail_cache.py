@@ -41,7 +41,7 @@ class ThumbnailCache(QObject):
         self.size = size
         self.capacity = capacity
         self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
-        self._broken: set[str] = set()
+        self._broken: dict[str, str] = {}  # sha -> why it could not be made
         self._queue: OrderedDict[str, str] = OrderedDict()
         self._running: set[str] = set()
         self._workers = WorkerPool(MAX_JOBS, self)
@@ -61,6 +61,10 @@ class ThumbnailCache(QObject):
 
     def is_broken(self, sha256: str) -> bool:
         return sha256 in self._broken
+
+    def reason(self, sha256: str) -> str:
+        """Why the photo's thumbnail could not be made ("" when it could)."""
+        return self._broken.get(sha256, "")
 
     def retry_broken(self) -> None:
         """Photos found at a new path (a moved folder) can be read again: forget failures."""
@@ -102,7 +106,7 @@ class ThumbnailCache(QObject):
 
     def _fail(self, sha: str, message: str) -> None:
         self._running.discard(sha)
-        self._broken.add(sha)
+        self._broken[sha] = message
         self.failed.emit(sha, message)
         self._pump()
 
