@@ -9,8 +9,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer
+from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, Qt, QTimer
+from PySide6.QtGui import QHelpEvent
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QToolTip
 from ui_helpers import TIMEOUT, accepted, drop, import_and_wait, open_window, settle, wait_review
 
 from app.ui.main_window import MainWindow
@@ -325,6 +327,12 @@ def test_dropping_a_moved_folder_finds_its_photos_again(
     qtbot.waitUntil(lambda: "cannot be shown" in window.preview.image.text(), timeout=TIMEOUT)
     assert "does not exist" in window.preview.image.text()
     assert "drop the folder onto the window" in window.preview.image.text()
+    qtbot.waitUntil(lambda: window.grid_thumbs.is_broken(window.model.item(0).sha256))
+    spot = window.grid.visualRect(window.model.index(0)).center()
+    viewport = window.grid.viewport()
+    tip = QHelpEvent(QEvent.Type.ToolTip, spot, viewport.mapToGlobal(spot))
+    QApplication.sendEvent(viewport, tip)
+    assert "dress.jpg" in QToolTip.text() and "does not exist" in QToolTip.text()
 
     with qtbot.waitSignal(window.import_finished, timeout=TIMEOUT) as blocker:
         drop(window, [moved])

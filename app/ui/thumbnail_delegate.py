@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPalette
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QHelpEvent, QPainter, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolTip,
+    QWidget,
+)
 
 from app.ui.catalog_model import GridItem, PhotoRole
 from app.ui.thumbnail_cache import ThumbnailCache
@@ -34,6 +41,23 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> QSize:
         return self.cell
+
+    def helpEvent(
+        self,
+        event: QHelpEvent,
+        view: QAbstractItemView,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> bool:
+        """Hovering a "cannot read" tile tells why (the file is gone, damaged, …)."""
+        item: GridItem | None = index.data(PhotoRole)
+        if event.type() == QEvent.Type.ToolTip and item and self.thumbs.is_broken(item.sha256):
+            usual = index.data(Qt.ItemDataRole.ToolTipRole)
+            QToolTip.showText(
+                event.globalPos(), f"{usual}\n\n{self.thumbs.reason(item.sha256)}", view
+            )
+            return True
+        return super().helpEvent(event, view, option, index)
 
     def paint(
         self,
