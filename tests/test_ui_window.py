@@ -289,6 +289,7 @@ def test_remove_from_catalog_asks_first_and_moves_on(qtbot, window: MainWindow, 
     settle(window)
     assert catalog.count() == 8
 
+    assert window.menus.remove in window.grid.actions()  # also on right-click
     window.removal.confirm = lambda question: questions.append(question) or True
     window.grid.selectionModel().select(
         QItemSelection(model.index(0), model.index(1)),

@@ -26,6 +26,7 @@ class WindowMenus:
         self.window = window
         self._build_actions()
         self._build_menus()
+        self._build_grid_menu()
 
     def _action(
         self, text: str, slot: Callable[[], object], keys: Sequence[str] = (), tip: str = ""
@@ -137,3 +138,13 @@ class WindowMenus:
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.help)
         help_menu.addAction(self.about)
+
+    def _build_grid_menu(self) -> None:
+        """Right-click on photos: what the keys do to the selection (the item clicked is
+        selected first, unless it is already part of the selection)."""
+        grid = self.window.grid
+        grid.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        separator = QAction(grid)
+        separator.setSeparator(True)
+        review = [self.review[name] for name in ("accept_next", "change", "add_tag")]
+        grid.addActions([*review, separator, self.remove])
