@@ -279,8 +279,14 @@ def test_remove_from_catalog_asks_first_and_moves_on(qtbot, window: MainWindow, 
     catalog, model = window.ctx.catalog, window.model
     first, second, third = (model.item(row).id for row in range(3))
     catalog.add_free_tag(first, "summer sale")
+    window.controller.select_row(5)
+    wait_review(qtbot, window, model.item(5).id)
+    QTest.keyClick(window.grid, Qt.Key.Key_A)  # an edit on the undo stack
+    settle(window)
+    assert window.controller.undo_stack.count() == 1
     questions: list[str] = []
     window.removal.confirm = lambda question: questions.append(question) or False
+    window.controller.select_row(0)
     wait_review(qtbot, window, first)
     QTest.keyClick(window.grid, Qt.Key.Key_Delete)
     qtbot.waitUntil(lambda: len(questions) == 1, timeout=TIMEOUT)
@@ -301,6 +307,8 @@ def test_remove_from_catalog_asks_first_and_moves_on(qtbot, window: MainWindow, 
     assert questions[-1].startswith("Remove 2 photos")
     assert "Their 1 accepted tag(s) go with them" in questions[-1]
     assert catalog.count() == 6 and catalog.accepted_tag_count([first]) == 0
+    assert "Earlier edits can no longer be undone" in window.statusBar().currentMessage()
+    assert window.controller.undo_stack.count() == 0
     assert all(photo.is_file() for photo in photos_dir.glob("*.jpg"))
     qtbot.waitUntil(lambda: model.rowCount() == 6, timeout=TIMEOUT)
     wait_review(qtbot, window, third)

@@ -1,8 +1,9 @@
 """Edit → Remove from catalog: the selected photos leave the catalog, never the disk.
 
 Removal cannot be undone, so the window asks first and names the accepted tags that
-would go with the photos. The removal is queued behind the tag edits still being
-written, so an edit made just before it is never lost or applied to a removed photo.
+would go with the photos; the undo history ends there. The removal is queued behind the
+tag edits still being written, so an edit made just before it is never lost or applied
+to a removed photo.
 """
 
 from __future__ import annotations
@@ -85,10 +86,14 @@ class PhotoRemoval(QObject):
         )
 
     def _done(self, removed: list[int], row: int) -> None:
+        """Edits on the undo stack may name removed photos, and undoing one half-way would
+        leave it half undone, so the history starts again (the message says so)."""
         w = self.window
-        w.statusBar().showMessage(
-            f"Removed {len(removed):,} photo(s) from the catalog; the files stay on disk.", 10000
-        )
+        text = f"Removed {len(removed):,} photo(s) from the catalog; the files stay on disk."
+        if w.controller.undo_stack.count():
+            w.controller.undo_stack.clear()
+            text += " Earlier edits can no longer be undone."
+        w.statusBar().showMessage(text, 10000)
         self._reselect_row = max(row, 0)
         w.model.reload()
         w.refresh_stats()
