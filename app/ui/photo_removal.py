@@ -63,8 +63,10 @@ class PhotoRemoval(QObject):
         row = min(rows) if rows else w.grid.currentIndex().row()
         name = Path(w.model.item(row).path).name if len(ids) == 1 and w.model.item(row) else ""
         catalog = w.ctx.catalog
-        w.jobs.start(
-            lambda _: catalog.accepted_tag_count(ids),
+        # Counted behind the edits still being written, so an accept made just before
+        # (A, then Delete) is in the count.
+        w.controller.writer.run(
+            lambda: catalog.accepted_tag_count(ids),
             name="count accepted tags",
             on_result=lambda accepted: self._ask(ids, accepted, row, name),
             on_error=w.show_problem,
