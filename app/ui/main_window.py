@@ -89,7 +89,8 @@ class MainWindow(QMainWindow):
         self.bundle_info: BundleInfo | None = None
         self.bundle_problem = ""
         self._grid_reads: CatalogGrid | None = None
-        self._keep_current: int | None = None
+        self._keep_current: int | None = None  # photo to select again after a grid reload
+        self._keep_row: int | None = None  # or the row, after photos were removed
         self.jobs = WorkerPool(2, self)
         self._build_widgets()
         self._build_layout()
@@ -216,14 +217,11 @@ class MainWindow(QMainWindow):
             self.status_bar.showMessage(
                 "Catalog open. Drop photos or folders anywhere to import them.", 8000
             )
-        elif len(notices) == 1:
-            self.status_bar.show_notice(
-                "Catalog open, with a note — hover here to read it.", notices
-            )
         else:
-            self.status_bar.show_notice(
-                f"Catalog open, with {len(notices)} notes — hover here to read them.", notices
-            )
+            n = len(notices)
+            some = "a note" if n == 1 else f"{n} notes"
+            some += " — hover here to read " + ("it" if n == 1 else "them")
+            self.status_bar.show_notice(f"Catalog open, with {some}.", notices)
 
     def _open_failed(self, message: str) -> None:
         self.banner.show_no_catalog(message)
@@ -255,14 +253,25 @@ class MainWindow(QMainWindow):
         self._keep_current = self.controller.current_id
         self.model.set_filter(self.photo_filter())
 
+    def reload_grid_at(self, row: int) -> None:
+        """Rows were removed: reload, and make current the photo now at ``row`` (the one
+        that took the first removed photo's place)."""
+        self._keep_row = row
+        self.model.reload()
+
     def _grid_reloaded(self) -> None:
         keep, self._keep_current = self._keep_current, None
+        at, self._keep_row = self._keep_row, None
+        count = self.model.rowCount()
         if keep is not None:
             self.model.row_of(keep, lambda row: row >= 0 and self.controller.select_row(row))
+        elif at is not None and count:
+            self.controller.select_row(min(at, count - 1))
+        elif at is not None:
+            self.controller.clear_current()
         else:
             self._ensure_current()
-        if self.filter_bar.active:
-            count = self.model.rowCount()
+        if self.filter_bar.active and at is None:  # a removal keeps its own message
             self.statusBar().showMessage(f"{count:,} photo(s) match the filter.", 4000)
 
     def clear_filters(self) -> None:

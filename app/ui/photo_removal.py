@@ -43,8 +43,6 @@ class PhotoRemoval(QObject):
         super().__init__(window)
         self.window = window
         self.confirm = self._confirm  # tests answer in its place
-        self._reselect_row: int | None = None
-        window.model.reloaded.connect(self._reselect)
 
     def remove_selected(self) -> None:
         """Ask about the selected photos (the current one if none is selected)."""
@@ -61,7 +59,8 @@ class PhotoRemoval(QObject):
             return
         rows = [i.row() for i in w.grid.selectionModel().selectedIndexes()]
         row = min(rows) if rows else w.grid.currentIndex().row()
-        name = Path(w.model.item(row).path).name if len(ids) == 1 and w.model.item(row) else ""
+        item = w.model.item(row)
+        name = Path(item.path).name if len(ids) == 1 and item else ""
         catalog = w.ctx.catalog
         # Counted behind the edits still being written, so an accept made just before
         # (A, then Delete) is in the count.
@@ -96,23 +95,11 @@ class PhotoRemoval(QObject):
             w.controller.undo_stack.clear()
             text += " Earlier edits can no longer be undone."
         w.statusBar().showMessage(text, 10000)
-        self._reselect_row = max(row, 0)
-        w.model.reload()
+        w.reload_grid_at(max(row, 0))
         w.refresh_stats()
         w.refresh_shares()
         w.recount_other_bundle()
         self.removed.emit(removed)
-
-    def _reselect(self) -> None:
-        """After the reload: the photo that took the first removed one's place."""
-        row, self._reselect_row = self._reselect_row, None
-        if row is None:
-            return
-        count = self.window.model.rowCount()
-        if count:
-            self.window.controller.select_row(min(row, count - 1))
-        else:
-            self.window.controller.clear_current()
 
     def _confirm(self, question: str) -> bool:
         title, _, rest = question.partition("\n\n")

@@ -43,6 +43,7 @@ class PhotoGrid(QListView):
         self.setItemDelegate(ThumbnailDelegate(thumbs, self))
         self._model = model
         thumbs.ready.connect(self._thumb_ready)
+        thumbs.failed.connect(lambda sha, _reason: self._thumb_ready(sha))  # "cannot read"
 
     def _thumb_ready(self, sha: str) -> None:
         for row in self._model.rows_with_sha(sha):
