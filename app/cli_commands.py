@@ -230,7 +230,7 @@ def _remove(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Inter
             "them. Export them first (vitrina export --accepted-only -o tags.csv), or add "
             "--yes to remove the photos anyway."
         )
-    removed = ctx.remove_photos(photos)
+    removed = ctx.remove_photos(photos).ids
     for photo_id in removed:
         con.print(f"removed photo {photo_id}: {photos[photo_id].path}")
     con.print(f"Removed {len(removed)} photo(s) from the catalog; the files stay on disk.")

@@ -350,12 +350,61 @@ def test_remove_photos_cascades(catalog: Catalog) -> None:
     catalog.add_free_tag(photo.id, "summer sale")
     catalog.reject(other.id, "colour", "red", "alice")
     assert catalog.accepted_tag_count([photo.id, other.id, 999]) == 2
-    assert catalog.remove_photos([photo.id, 999]) == [photo.id]
-    assert catalog.remove_photos([photo.id]) == []
+    assert catalog.remove_photos([photo.id, 999]).ids == [photo.id]
+    assert catalog.remove_photos([photo.id]).ids == []
     assert catalog.count() == 1 and catalog.predictions(photo.id) == []
     assert {event.photo_id for event in catalog.audit()} == {other.id}
     assert [i for i, _ in catalog.embeddings("tiny@1/16")] == [other.id]
     assert catalog.accepted_tag_count([photo.id, other.id]) == 0
+
+
+def _without_ids(rows: list) -> list[dict]:
+    return [{k: v for k, v in vars(row).items() if k != "id"} for row in rows]
+
+
+def test_restore_photos_puts_back_every_row(catalog: Catalog) -> None:
+    """An undone removal: the photo, its suggestions, tags, audit and embedding as they were,
+    and its tags' versions go on counting."""
+    photo = add_sample(catalog, 72)
+    catalog.accept(photo.id, "colour", "red", "alice")
+    catalog.add_free_tag(photo.id, "summer sale")
+    catalog.reject(photo.id, "pattern", "striped", "bob")
+    before = (
+        catalog.get_photo(photo.id),
+        catalog.predictions(photo.id),
+        _without_ids(catalog.tags(photo.id)),
+        _without_ids(catalog.audit(photo.id)),
+    )
+    removed = catalog.remove_photos([photo.id])
+    assert catalog.count() == 0
+    assert catalog.restore_photos(removed) == {photo.id: photo.id}
+    after = (
+        catalog.get_photo(photo.id),
+        catalog.predictions(photo.id),
+        _without_ids(catalog.tags(photo.id)),
+        _without_ids(catalog.audit(photo.id)),
+    )
+    assert after == before
+    np.testing.assert_array_equal(catalog.embedding(photo.id, "tiny@1/16"), vector(72))
+    red = next(tag for tag in catalog.tags(photo.id) if tag.family == "colour")
+    assert catalog.set_tag(photo.id, "colour", "blue", expected_version=red.version) is not None
+
+
+def test_restore_leaves_out_photos_imported_again_and_renumbers_taken_ids(
+    catalog: Catalog,
+) -> None:
+    first, second = add_sample(catalog, 73), add_sample(catalog, 74)
+    catalog.accept(second.id, "colour", "red", "alice")
+    removed = catalog.remove_photos([first.id, second.id])
+    again = add_sample(catalog, 73)  # the same content, imported since
+    newcomer = add_sample(catalog, 75)  # SQLite may hand it a removed photo's id
+    back = catalog.restore_photos(removed)
+    assert list(back) == [second.id]
+    assert back[second.id] not in {again.id, newcomer.id}
+    restored = catalog.get_photo(back[second.id])
+    assert restored.sha256 == second.sha256 and restored.path == second.path
+    assert [tag.value for tag in catalog.tags(restored.id)] == ["red"]
+    assert catalog.count() == 3 and catalog.get_photo(again.id).sha256 == first.sha256
 
 
 def test_reopen_keeps_everything(catalog_url: str) -> None:

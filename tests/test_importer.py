@@ -162,11 +162,22 @@ def test_index_is_reconciled_and_rebuilt_on_open(
 def test_removed_photos_leave_the_open_index(ctx: AppContext, photos_dir: Path) -> None:
     report = import_paths([photos_dir], ctx)
     gone = report.added[:2]
-    assert ctx.remove_photos([*gone, 9999]) == gone
+    assert ctx.remove_photos([*gone, 9999]).ids == gone
     assert ctx.index.ids() == set(report.added[2:])
     vector = ctx.catalog.embedding(report.added[2], ctx.tagger.embedding_key)
     found = {photo_id for photo_id, _ in ctx.index.nearest(vector, len(report.added))}
     assert found == set(report.added[2:])
+
+
+def test_undone_removal_puts_photos_back_into_the_open_index(
+    ctx: AppContext, photos_dir: Path
+) -> None:
+    report = import_paths([photos_dir], ctx)
+    removed = ctx.remove_photos(report.added[:2])
+    assert ctx.restore_photos(removed) == {i: i for i in report.added[:2]}
+    assert ctx.index.ids() == set(report.added)
+    vector = ctx.catalog.embedding(report.added[0], ctx.tagger.embedding_key)
+    assert ctx.index.nearest(vector, 1)[0][0] == report.added[0]
 
 
 def test_other_bundle_rebuilds_index_and_reindex_retags(

@@ -307,14 +307,32 @@ def test_remove_from_catalog_asks_first_and_moves_on(qtbot, window: MainWindow, 
     assert questions[-1].startswith("Remove 2 photos")
     assert "Their 1 accepted tag(s) go with them" in questions[-1]
     assert catalog.count() == 6 and catalog.accepted_tag_count([first]) == 0
-    assert "Earlier edits can no longer be undone" in window.statusBar().currentMessage()
-    assert window.controller.undo_stack.count() == 0
+    assert "Ctrl+Z puts them back" in window.statusBar().currentMessage()
+    assert window.controller.undo_stack.count() == 2  # the accept, then the removal
     assert all(photo.is_file() for photo in photos_dir.glob("*.jpg"))
     qtbot.waitUntil(lambda: model.rowCount() == 6, timeout=TIMEOUT)
     wait_review(qtbot, window, third)
     qtbot.waitUntil(lambda: len(window.strip.photo_ids()) == 5, timeout=TIMEOUT)
     assert {first, second}.isdisjoint(window.strip.photo_ids())
     qtbot.waitUntil(lambda: window.stats_label.text().startswith("6 photos"), timeout=TIMEOUT)
+
+    # Ctrl+Z puts both back with their tags and similar items; the accept before the
+    # removal is still on the stack and undoes next.
+    with qtbot.waitSignal(window.removal.restored, timeout=TIMEOUT) as restored:
+        QTest.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert restored.args[0] == [first, second]
+    assert catalog.count() == 8 and catalog.accepted_tag_count([first]) == 1
+    assert "Put 2 photo(s) back" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: model.rowCount() == 8, timeout=TIMEOUT)
+    wait_review(qtbot, window, first)
+    qtbot.waitUntil(lambda: second in window.strip.photo_ids(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.stats_label.text().startswith("8 photos"), timeout=TIMEOUT)
+    assert window.controller.undo_stack.index() == 1
+    fifth = model.item(5).id
+    accepted_before = catalog.accepted_tag_count([fifth])
+    window.controller.undo_stack.undo()
+    settle(window)
+    assert catalog.accepted_tag_count([fifth]) < accepted_before
 
 
 def test_dropping_a_moved_folder_finds_its_photos_again(
@@ -342,6 +360,10 @@ def test_dropping_a_moved_folder_finds_its_photos_again(
     tip = QHelpEvent(QEvent.Type.ToolTip, spot, viewport.mapToGlobal(spot))
     QApplication.sendEvent(viewport, tip)
     assert "dress.jpg" in QToolTip.text() and "does not exist" in QToolTip.text()
+    strip = window.strip.list
+    qtbot.waitUntil(lambda: strip.count() > 0, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: "does not exist" in strip.item(0).toolTip(), timeout=TIMEOUT)
+    assert not strip.item(0).icon().isNull()  # a "cannot read" tile, not an empty one
 
     with qtbot.waitSignal(window.import_finished, timeout=TIMEOUT) as blocker:
         drop(window, [moved])
@@ -352,4 +374,8 @@ def test_dropping_a_moved_folder_finds_its_photos_again(
     wait_review(qtbot, window, first_id)
     qtbot.waitUntil(lambda: window.preview.toolTip() == new_path, timeout=TIMEOUT)
     qtbot.waitUntil(lambda: window.preview.image.pixmap().width() > 0, timeout=TIMEOUT)
+    qtbot.waitUntil(
+        lambda: strip.count() > 0 and str(moved) in strip.item(0).toolTip(), timeout=TIMEOUT
+    )
+    assert "does not exist" not in strip.item(0).toolTip()
     assert accepted(window.ctx.catalog, first_id)["colour"] == "green"

@@ -14,7 +14,7 @@ import numpy as np
 
 from app.core import paths
 from app.core.bundle import Bundle, BundleSet, load_bundle
-from app.core.catalog import Catalog
+from app.core.catalog import Catalog, RemovedPhotos
 from app.core.errors import BundleError, IndexMismatchError
 from app.core.similarity import SimilarityIndex
 from app.core.tagger import Tagger
@@ -130,14 +130,26 @@ class AppContext:
         self._index, self._index_opened = index, True
         return index
 
-    def remove_photos(self, photo_ids: Iterable[int]) -> list[int]:
+    def remove_photos(self, photo_ids: Iterable[int]) -> RemovedPhotos:
         """Remove photos from the catalog and from the similarity index if it is open (an
         index opened later drops them when it is reconciled). The files stay on disk."""
         removed = self.catalog.remove_photos(photo_ids)
-        if removed and self._index is not None:
-            self._index.remove(removed)
+        if removed.ids and self._index is not None:
+            self._index.remove(removed.ids)
             self._index.save()
         return removed
+
+    def restore_photos(self, removed: RemovedPhotos) -> dict[int, int]:
+        """Undo a removal in the catalog and in the open index; removed id -> id now
+        (see ``Catalog.restore_photos`` for the photos that stay out)."""
+        back = self.catalog.restore_photos(removed)
+        if back and self._index is not None:
+            vectors = removed.vectors(self._index.key)
+            ids = [photo_id for photo_id in back if photo_id in vectors]
+            if ids:
+                self._index.add([back[i] for i in ids], np.stack([vectors[i] for i in ids]))
+                self._index.save()
+        return back
 
     def save(self) -> None:
         """Persist the index after changing it (the catalog commits every write itself)."""

@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
         self._grid_reads: CatalogGrid | None = None
         self._keep_current: int | None = None  # photo to select again after a grid reload
         self._keep_row: int | None = None  # or the row, after photos were removed
+        self._keep_message = False  # the reload follows a removal, which has its message
         self.jobs = WorkerPool(2, self)
         self._build_widgets()
         self._build_layout()
@@ -257,11 +258,19 @@ class MainWindow(QMainWindow):
         """Rows were removed: reload, and make current the photo now at ``row`` (the one
         that took the first removed photo's place)."""
         self._keep_row = row
+        self._keep_message = True
+        self.model.reload()
+
+    def reload_grid_on(self, photo_id: int) -> None:
+        """Photos came back (an undone removal): reload, and make ``photo_id`` current."""
+        self._keep_current = photo_id
+        self._keep_message = True
         self.model.reload()
 
     def _grid_reloaded(self) -> None:
         keep, self._keep_current = self._keep_current, None
         at, self._keep_row = self._keep_row, None
+        quiet, self._keep_message = self._keep_message, False
         count = self.model.rowCount()
         if keep is not None:
             self.model.row_of(keep, lambda row: row >= 0 and self.controller.select_row(row))
@@ -271,7 +280,7 @@ class MainWindow(QMainWindow):
             self.controller.clear_current()
         else:
             self._ensure_current()
-        if self.filter_bar.active and at is None:  # a removal keeps its own message
+        if self.filter_bar.active and not quiet:  # a removal or its undo keeps its message
             self.statusBar().showMessage(f"{count:,} photo(s) match the filter.", 4000)
 
     def clear_filters(self) -> None:

@@ -1,9 +1,10 @@
 """Edit → Remove from catalog: the selected photos leave the catalog, never the disk.
 
-Removal cannot be undone, so the window asks first and names the accepted tags that
-would go with the photos; the undo history ends there. The removal is queued behind the
-tag edits still being written, so an edit made just before it is never lost or applied
-to a removed photo.
+The window asks first and names the accepted tags that would go with the photos. The
+removal is a step on the undo stack: Ctrl+Z puts the photos back with every tag,
+suggestion and similar item, so the edits made before it stay undoable too. Both ways
+are queued behind the tag edits still being written, so an edit made just before is
+never lost or applied to a removed photo.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QMessageBox
 
 if TYPE_CHECKING:
+    from app.core.catalog import RemovedPhotos
     from app.ui.main_window import MainWindow
 
 
@@ -30,14 +33,17 @@ def removal_question(count: int, accepted: int, name: str = "") -> str:
         tags = "No accepted tags go with them." if count > 1 else "It has no accepted tags."
     return (
         f"Remove {what} from the catalog?\n\n{tags}\n\n"
-        "The files stay on disk. This cannot be undone."
+        "The files stay on disk, and Edit → Undo (Ctrl+Z) puts the photos back while "
+        "this window is open."
     )
 
 
 class PhotoRemoval(QObject):
-    """``removed(ids)`` fires once the photos are out of the catalog and the grid reloads."""
+    """``removed(ids)`` fires once the photos are out of the catalog and the grid reloads;
+    ``restored(ids)`` once an undo has put them back (under their ids now)."""
 
     removed = Signal(list)
+    restored = Signal(list)
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
@@ -77,29 +83,46 @@ class PhotoRemoval(QObject):
             return
         if not self.confirm(removal_question(len(ids), accepted, name)):
             return
-        ctx = w.ctx
         w.statusBar().showMessage(f"Removing {len(ids):,} photo(s)…")
-        w.controller.writer.run(
-            lambda: ctx.remove_photos(ids),
-            name="remove photos",
-            on_result=lambda removed: self._done(removed, row),
-            on_error=w.show_problem,
-        )
+        w.controller.undo_stack.push(RemoveCommand(self, ids, row))
 
-    def _done(self, removed: list[int], row: int) -> None:
-        """Edits on the undo stack may name removed photos, and undoing one half-way would
-        leave it half undone, so the history starts again (the message says so)."""
+    def done(self, removed: list[int], row: int) -> None:
         w = self.window
-        text = f"Removed {len(removed):,} photo(s) from the catalog; the files stay on disk."
-        if w.controller.undo_stack.count():
+        w.statusBar().showMessage(
+            f"Removed {len(removed):,} photo(s) from the catalog; the files stay on disk. "
+            "Ctrl+Z puts them back.",
+            10000,
+        )
+        w.reload_grid_at(max(row, 0))
+        self._refresh()
+        self.removed.emit(removed)
+
+    def put_back(self, removed: RemovedPhotos, back: dict[int, int]) -> None:
+        """An undone removal. Photos imported again since keep their new entries; if any
+        stayed out or came back under a new id, older edits could name the wrong photo,
+        so the history ends there (the message says so)."""
+        w = self.window
+        text = f"Put {len(back):,} photo(s) back in the catalog with their tags."
+        stayed_out = [photo["path"] for photo in removed.photos if photo["id"] not in back]
+        if stayed_out:
+            text += (
+                f" {len(stayed_out):,} were imported again since and keep their new entries"
+                f" (e.g. {Path(stayed_out[0]).name}); their earlier tags were not put back."
+            )
+        if stayed_out or any(old != new for old, new in back.items()):
             w.controller.undo_stack.clear()
             text += " Earlier edits can no longer be undone."
         w.statusBar().showMessage(text, 10000)
-        w.reload_grid_at(max(row, 0))
+        if back:
+            w.reload_grid_on(min(back.values()))
+        self._refresh()
+        self.restored.emit(sorted(back.values()))
+
+    def _refresh(self) -> None:
+        w = self.window
         w.refresh_stats()
         w.refresh_shares()
         w.recount_other_bundle()
-        self.removed.emit(removed)
 
     def _confirm(self, question: str) -> bool:
         title, _, rest = question.partition("\n\n")
@@ -113,3 +136,39 @@ class PhotoRemoval(QObject):
         box.exec()
         self.window.grid.setFocus()
         return box.clickedButton() is remove
+
+
+class RemoveCommand(QUndoCommand):
+    """A removal on the undo stack: redo takes the photos out, undo puts them back."""
+
+    def __init__(self, removal: PhotoRemoval, ids: list[int], row: int) -> None:
+        super().__init__(f"remove {len(ids):,} photo(s) from the catalog")
+        window = removal.window
+        assert window.ctx is not None and window.controller.writer is not None
+        self._ctx, self._writer = window.ctx, window.controller.writer
+        self._removal, self._ids, self._row = removal, ids, row
+        self._removed: RemovedPhotos | None = None  # set on the writer's thread
+
+    def redo(self) -> None:
+        def take_out() -> list[int]:
+            self._removed = self._ctx.remove_photos(self._ids)
+            return self._removed.ids
+
+        self._writer.run(
+            take_out,
+            name=self.text(),
+            on_result=lambda ids: self._removal.done(ids, self._row),
+            on_error=self._removal.window.show_problem,
+        )
+
+    def undo(self) -> None:
+        def put_back() -> tuple[RemovedPhotos, dict[int, int]] | None:
+            removed, self._removed = self._removed, None
+            return None if removed is None else (removed, self._ctx.restore_photos(removed))
+
+        self._writer.run(
+            put_back,
+            name=f"undo {self.text()}",
+            on_result=lambda result: result and self._removal.put_back(*result),
+            on_error=self._removal.window.show_problem,
+        )

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QLabel, QListView, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from app.ui.file_drops import accept_file_drags, local_files
 from app.ui.thumbnail_cache import ThumbnailCache
+from app.ui.thumbnail_delegate import PLACEHOLDER, UNCERTAIN_COLOUR
 
 IdRole = Qt.ItemDataRole.UserRole + 1
 
@@ -82,6 +83,8 @@ class SimilarStrip(QWidget):
         self.list.itemClicked.connect(self._clicked)
         self.list.photo_dropped.connect(self.outside_photo)
         thumbs.ready.connect(self._thumb_ready)
+        thumbs.failed.connect(self._thumb_failed)
+        self._unreadable = _unreadable_icon(thumbs.size)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
@@ -106,6 +109,8 @@ class SimilarStrip(QWidget):
             pixmap = self.thumbs.pixmap(n.sha256, n.path)
             if pixmap is not None:
                 item.setIcon(QIcon(pixmap))
+            elif self.thumbs.is_broken(n.sha256):
+                self._mark_unreadable(item, n.sha256)
             self._shas.setdefault(n.sha256, []).append(item)
             self.list.addItem(item)
 
@@ -115,8 +120,28 @@ class SimilarStrip(QWidget):
             if pixmap is not None:
                 item.setIcon(QIcon(pixmap))
 
+    def _thumb_failed(self, sha: str, _message: str) -> None:
+        for item in self._shas.get(sha, []):
+            self._mark_unreadable(item, sha)
+
+    def _mark_unreadable(self, item: QListWidgetItem, sha: str) -> None:
+        """A neighbour whose file is gone or damaged says so, and why on hover, instead
+        of an empty tile; its tags and similar items are still in the catalog."""
+        item.setIcon(self._unreadable)
+        item.setToolTip(f"{item.toolTip()}\n\n{self.thumbs.reason(sha)}")
+
     def _clicked(self, item: QListWidgetItem) -> None:
         self.jump_requested.emit(int(item.data(IdRole)))
 
     def photo_ids(self) -> list[int]:
         return [int(self.list.item(i).data(IdRole)) for i in range(self.list.count())]
+
+
+def _unreadable_icon(size: QSize) -> QIcon:
+    pixmap = QPixmap(size)
+    pixmap.fill(PLACEHOLDER)
+    painter = QPainter(pixmap)
+    painter.setPen(UNCERTAIN_COLOUR)
+    painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, "cannot read")
+    painter.end()
+    return QIcon(pixmap)

@@ -9,6 +9,7 @@ from app.core.catalog.rows import (
     PhotoFilter,
     PhotoRow,
     PredictionRow,
+    RemovedPhotos,
     TagRow,
 )
 from app.core.catalog.slots import PhotoNotFoundError, default_actor
@@ -25,6 +26,7 @@ __all__ = [
     "PhotoNotFoundError",
     "PhotoRow",
     "PredictionRow",
+    "RemovedPhotos",
     "TagRow",
     "default_actor",
 ]

@@ -14,7 +14,14 @@ from sqlalchemy import ColumnElement, Select, case, exists, false, func, or_, se
 from sqlalchemy.orm import Session
 
 from app.core.catalog.models import Embedding, Photo, Prediction, Tag
-from app.core.catalog.rows import FREE_FORM, ExportRow, PhotoFilter, photo_row, prediction_row
+from app.core.catalog.rows import (
+    FREE_FORM,
+    ExportRow,
+    PhotoFilter,
+    decode_vector,
+    photo_row,
+    prediction_row,
+)
 
 
 def _threshold_of(thresholds: Mapping[str, float]) -> Any:
@@ -152,8 +159,7 @@ def embedding_chunk(
     ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     if not rows:
         return ids, np.empty((0, 0), dtype=np.float32)
-    vectors = np.stack([np.frombuffer(row[2], dtype="<f4", count=row[1]) for row in rows])
-    return ids, vectors.astype(np.float32, copy=True)
+    return ids, np.stack([decode_vector(row[2], row[1]) for row in rows])
 
 
 def _missing_embedding(bundle_key: str) -> ColumnElement[bool]:

@@ -19,6 +19,7 @@ from app.core.catalog.rows import (
     PredictionRow,
     TagRow,
     audit_row,
+    decode_vector,
     photo_row,
     prediction_row,
     tag_row,
@@ -172,7 +173,7 @@ class CatalogReads(CatalogSessions):
             row = session.get(Embedding, (photo_id, bundle_key))
             if row is None:
                 return None
-            return np.frombuffer(row.vector, dtype="<f4", count=row.dim).astype(np.float32)
+            return decode_vector(row.vector, row.dim)
 
     def photos_missing_embedding(self, bundle_key: str) -> list[int]:
         """Photos the similarity index cannot hold yet (imported without this bundle)."""

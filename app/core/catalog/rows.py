@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from app.core.errors import CatalogError
 
 FREE_FORM = "(free-form)"
@@ -115,6 +117,30 @@ class PhotoFilter:
     thresholds: Mapping[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RemovedPhotos:
+    """Photos taken out of the catalog with every row that was theirs (predictions, tags,
+    audit, embeddings), so ``Catalog.restore_photos`` can put the removal back."""
+
+    rows: Mapping[str, tuple[dict[str, Any], ...]]  # table name -> rows, parents first
+
+    @property
+    def photos(self) -> tuple[dict[str, Any], ...]:
+        return self.rows.get("photos", ())
+
+    @property
+    def ids(self) -> list[int]:
+        return sorted(photo["id"] for photo in self.photos)
+
+    def vectors(self, bundle_key: str) -> dict[int, np.ndarray]:
+        """Removed id -> embedding by ``bundle_key``, to put back into a similarity index."""
+        return {
+            row["photo_id"]: decode_vector(row["vector"], row["dim"])
+            for row in self.rows.get("embeddings", ())
+            if row["bundle_key"] == bundle_key
+        }
+
+
 class DuplicatePhotoError(CatalogError):
     """A photo with the same content is already in the catalog."""
 
@@ -180,6 +206,11 @@ def audit_row(event: Any) -> AuditRow:
         actor=event.actor,
         at=_aware(event.at),
     )
+
+
+def decode_vector(data: bytes, dim: int) -> np.ndarray:
+    """A stored embedding (little-endian float32 bytes) as a writable float32 vector."""
+    return np.frombuffer(data, dtype="<f4", count=dim).astype(np.float32)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -7,17 +7,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.catalog import slots
 from app.core.catalog.edits import TagEdits
 from app.core.catalog.engine import catalog_url, create_catalog_engine, database_errors, migrate
-from app.core.catalog.models import Embedding, Photo, Prediction, utcnow
-from app.core.catalog.reads import CHUNK, CatalogReads
-from app.core.catalog.rows import DuplicatePhotoError, NewPhoto, PhotoRow, photo_row
+from app.core.catalog.models import Embedding, Photo, Prediction, Tag, TagEvent, utcnow
+from app.core.catalog.reads import CHUNK, HASHES_PER_QUERY, CatalogReads
+from app.core.catalog.rows import (
+    DuplicatePhotoError,
+    NewPhoto,
+    PhotoRow,
+    RemovedPhotos,
+    photo_row,
+)
 from app.core.errors import CatalogError
+
+PHOTO_TABLES = (Photo, Prediction, Tag, TagEvent, Embedding)  # a photo's rows, parents first
 
 
 class Catalog(TagEdits, CatalogReads):
@@ -196,18 +204,67 @@ class Catalog(TagEdits, CatalogReads):
             for photo_id, path in paths.items():
                 session.execute(update(Photo).where(Photo.id == photo_id).values(path=path))
 
-    def remove_photos(self, photo_ids: Iterable[int]) -> list[int]:
-        """Remove photos with their predictions, tags, audit and embeddings (cascade), all
-        in one transaction; the files stay on disk. Returns the ids that were there."""
+    def remove_photos(self, photo_ids: Iterable[int]) -> RemovedPhotos:
+        """Remove photos with their predictions, tags, audit and embeddings, all in one
+        transaction; the files stay on disk. Returns every removed row, for an undo."""
         wanted = sorted({int(i) for i in photo_ids})
-        removed: list[int] = []
+        rows: dict[str, list[dict[str, Any]]] = {model.__tablename__: [] for model in PHOTO_TABLES}
         with self._write(f"removing {len(wanted):,} photo(s)") as session:
             for start in range(0, len(wanted), CHUNK):
                 chunk = wanted[start : start + CHUNK]
-                found = list(session.scalars(select(Photo.id).where(Photo.id.in_(chunk))))
-                session.execute(delete(Photo).where(Photo.id.in_(found)))
-                removed += found
-        return sorted(removed)
+                for model in PHOTO_TABLES:
+                    table = model.__table__
+                    owner = table.c.id if model is Photo else table.c.photo_id
+                    found = session.execute(select(table).where(owner.in_(chunk))).mappings()
+                    rows[table.name] += [dict(row) for row in found]
+                session.execute(delete(Photo).where(Photo.id.in_(chunk)))
+        return RemovedPhotos({name: tuple(found) for name, found in rows.items()})
+
+    def restore_photos(self, removed: RemovedPhotos) -> dict[int, int]:
+        """Put removed photos back with all their rows, in one transaction (an undo).
+
+        A photo whose content was imported again since stays out (the new entry is kept).
+        One whose id another photo took since comes back under a new id. Returns
+        removed id -> id now, for the photos that came back.
+        """
+        photos = removed.photos
+        back: dict[int, int] = {}
+        with self._write(f"putting back {len(photos):,} removed photo(s)") as session:
+            taken_ids: set[int] = set()
+            taken_hashes: set[str] = set()
+            for start in range(0, len(photos), HASHES_PER_QUERY):
+                chunk = photos[start : start + HASHES_PER_QUERY]
+                ids = [photo["id"] for photo in chunk]
+                hashes = [photo["sha256"] for photo in chunk]
+                query = select(Photo.id, Photo.sha256).where(
+                    or_(Photo.id.in_(ids), Photo.sha256.in_(hashes))
+                )
+                for photo_id, sha256 in session.execute(query):
+                    taken_ids.add(photo_id)
+                    taken_hashes.add(sha256)
+            for photo in photos:
+                if photo["sha256"] in taken_hashes:
+                    continue
+                if photo["id"] in taken_ids:
+                    values = {name: value for name, value in photo.items() if name != "id"}
+                    done = session.execute(insert(Photo).values(**values))
+                    back[photo["id"]] = done.inserted_primary_key[0]
+                else:
+                    session.execute(insert(Photo).values(**photo))
+                    back[photo["id"]] = photo["id"]
+            for model in PHOTO_TABLES[1:]:
+                # Their own ids may have been reused since; nothing refers to them.
+                batch = [
+                    {
+                        **{k: v for k, v in row.items() if k != "id"},
+                        "photo_id": back[row["photo_id"]],
+                    }
+                    for row in removed.rows.get(model.__tablename__, ())
+                    if row["photo_id"] in back
+                ]
+                if batch:
+                    session.execute(insert(model), batch)
+        return back
 
 
 def _check(item: NewPhoto) -> None:
