@@ -335,6 +335,46 @@ def test_remove_from_catalog_asks_first_and_moves_on(qtbot, window: MainWindow, 
     assert catalog.accepted_tag_count([fifth]) < accepted_before
 
 
+def test_a_failed_undo_of_a_removal_keeps_the_photos_for_another_try(
+    qtbot, window: MainWindow, photos_dir: Path, monkeypatch
+):
+    """If putting removed photos back fails (a locked catalog), nothing is lost: the
+    window says so, and the next Ctrl+Z puts them back with their tags."""
+    from app.core.errors import CatalogError
+
+    import_and_wait(qtbot, window, [photos_dir])
+    catalog, first = window.ctx.catalog, window.model.item(0).id
+    catalog.add_free_tag(first, "summer sale")
+    window.removal.confirm = lambda question: True
+    window.controller.select_row(0)
+    wait_review(qtbot, window, first)
+    with qtbot.waitSignal(window.removal.removed, timeout=TIMEOUT):
+        QTest.keyClick(window.grid, Qt.Key.Key_Delete)
+    assert catalog.count() == 7
+
+    restore = window.ctx.restore_photos
+
+    def locked(removed):
+        raise CatalogError("The catalog is locked by another program.")
+
+    monkeypatch.setattr(window.ctx, "restore_photos", locked)
+    QTest.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    settle(window)
+    qtbot.waitUntil(
+        lambda: "Could not put 1 removed photo(s) back" in window.statusBar().currentMessage(),
+        timeout=TIMEOUT,
+    )
+    assert "locked by another program" in window.statusBar().currentMessage()
+    assert catalog.count() == 7
+    assert window.controller.undo_stack.index() == 1  # Ctrl+Z is still the removal's undo
+
+    monkeypatch.setattr(window.ctx, "restore_photos", restore)
+    with qtbot.waitSignal(window.removal.restored, timeout=TIMEOUT) as restored:
+        QTest.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert restored.args[0] == [first]
+    assert catalog.count() == 8 and catalog.accepted_tag_count([first]) == 1
+
+
 def test_dropping_a_moved_folder_finds_its_photos_again(
     qtbot, home: Path, tiny_bundle: Path, photos_dir: Path, tmp_path: Path
 ):

@@ -150,6 +150,9 @@ class RemoveCommand(QUndoCommand):
         self._removed: RemovedPhotos | None = None  # set on the writer's thread
 
     def redo(self) -> None:
+        if self._removed is not None:  # an undo that failed left the photos out
+            return
+
         def take_out() -> list[int]:
             self._removed = self._ctx.remove_photos(self._ids)
             return self._removed.ids
@@ -163,12 +166,27 @@ class RemoveCommand(QUndoCommand):
 
     def undo(self) -> None:
         def put_back() -> tuple[RemovedPhotos, dict[int, int]] | None:
-            removed, self._removed = self._removed, None
-            return None if removed is None else (removed, self._ctx.restore_photos(removed))
+            removed = self._removed
+            if removed is None:  # the removal itself failed: nothing to put back
+                return None
+            back = self._ctx.restore_photos(removed)
+            self._removed = None
+            return removed, back
 
         self._writer.run(
             put_back,
             name=f"undo {self.text()}",
             on_result=lambda result: result and self._removal.put_back(*result),
-            on_error=self._removal.window.show_problem,
+            on_error=self._put_back_failed,
+        )
+
+    def _put_back_failed(self, message: str) -> None:
+        """The photos are still out and their rows still held here, so Ctrl+Z can try
+        again: the stack steps forward over this command (its redo does nothing)."""
+        stack = self._removal.window.controller.undo_stack
+        if stack.command(stack.index()) is self:
+            stack.redo()
+        self._removal.window.show_problem(
+            f"Could not put {len(self._ids):,} removed photo(s) back: {message} "
+            "Nothing is lost: they are still held, and Ctrl+Z tries again."
         )
