@@ -10,6 +10,7 @@ from tinybundle import make_tiny_bundle
 
 from app.core.context import AppContext
 from app.core.importer import collect_files, import_paths, retag_photos
+from app.core.similarity import SimilarityIndex
 
 
 @pytest.fixture
@@ -178,6 +179,27 @@ def test_undone_removal_puts_photos_back_into_the_open_index(
     assert ctx.index.ids() == set(report.added)
     vector = ctx.catalog.embedding(report.added[0], ctx.tagger.embedding_key)
     assert ctx.index.nearest(vector, 1)[0][0] == report.added[0]
+
+
+def test_a_failed_index_save_does_not_undo_a_committed_removal(
+    ctx: AppContext, photos_dir: Path, monkeypatch
+) -> None:
+    """A full disk under the index folder: the removal and its undo stand (the rows are
+    returned, so nothing is lost), the notice says so, and the index catches up."""
+    report = import_paths([photos_dir], ctx)
+    ctx.index.save()
+
+    def full(self) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(SimilarityIndex, "save", full)
+    removed = ctx.remove_photos(report.added[:2])
+    assert removed.ids == report.added[:2] and ctx.catalog.count() == len(report.added) - 2
+    assert ctx.restore_photos(removed) == {i: i for i in report.added[:2]}
+    assert ctx.catalog.count() == len(report.added)
+    assert len(ctx.notices) == 2 and "No space left on device" in ctx.notices[0]
+    assert "catches up the next time it opens" in ctx.notices[1]
+    assert ctx.index.ids() == set(report.added)
 
 
 def test_other_bundle_rebuilds_index_and_reindex_retags(

@@ -6,6 +6,7 @@ commands that need no model (show, accept, export, stats) work without a bundle.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +21,8 @@ from app.core.similarity import SimilarityIndex
 from app.core.tagger import Tagger
 
 BULK_RECONCILE = 256
+
+log = logging.getLogger(__name__)
 
 
 class AppContext:
@@ -136,7 +139,7 @@ class AppContext:
         removed = self.catalog.remove_photos(photo_ids)
         if removed.ids and self._index is not None:
             self._index.remove(removed.ids)
-            self._index.save()
+            self._save_after_commit("removing photos")
         return removed
 
     def restore_photos(self, removed: RemovedPhotos) -> dict[int, int]:
@@ -148,8 +151,24 @@ class AppContext:
             ids = [photo_id for photo_id in back if photo_id in vectors]
             if ids:
                 self._index.add([back[i] for i in ids], np.stack([vectors[i] for i in ids]))
-                self._index.save()
+                self._save_after_commit("putting photos back")
         return back
+
+    def _save_after_commit(self, what: str) -> None:
+        """Save the index once the catalog has committed a change. The index is only the
+        catalog's cache, reconciled whenever it opens, so a failed save (a full disk) must
+        not report the committed change as failed: whoever holds the removed rows would
+        drop them, and an undo would find nothing to put back."""
+        assert self._index is not None
+        try:
+            self._index.save()
+        except OSError as exc:
+            notice = (
+                f"The similarity index could not be saved after {what} ({exc}); the "
+                "catalog has the change, and the index catches up the next time it opens."
+            )
+            log.warning(notice)
+            self.notices.append(notice)
 
     def save(self) -> None:
         """Persist the index after changing it (the catalog commits every write itself)."""
