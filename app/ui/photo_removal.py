@@ -188,5 +188,5 @@ class RemoveCommand(QUndoCommand):
             stack.redo()
         self._removal.window.show_problem(
             f"Could not put {len(self._ids):,} removed photo(s) back: {message} "
-            "Nothing is lost: they are still held, and Ctrl+Z tries again."
+            "Nothing is lost; Ctrl+Z tries again."
         )
