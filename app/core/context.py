@@ -104,7 +104,7 @@ class AppContext:
                     f"Similarity index brought in line with the catalog: "
                     f"{added} added, {dropped} dropped."
                 )
-            index.save()
+            self._save(index, "bringing it in line with the catalog")
         return index
 
     def _reconcile(self, index: SimilarityIndex, key: str) -> tuple[int, int]:
@@ -139,7 +139,7 @@ class AppContext:
         removed = self.catalog.remove_photos(photo_ids)
         if removed.ids and self._index is not None:
             self._index.remove(removed.ids)
-            self._save_after_commit("removing photos")
+            self.save("removing photos")
         return removed
 
     def restore_photos(self, removed: RemovedPhotos) -> dict[int, int]:
@@ -151,29 +151,28 @@ class AppContext:
             ids = [photo_id for photo_id in back if photo_id in vectors]
             if ids:
                 self._index.add([back[i] for i in ids], np.stack([vectors[i] for i in ids]))
-                self._save_after_commit("putting photos back")
+                self.save("putting photos back")
         return back
 
-    def _save_after_commit(self, what: str) -> None:
-        """Save the index once the catalog has committed a change. The index is only the
-        catalog's cache, reconciled whenever it opens, so a failed save (a full disk) must
-        not report the committed change as failed: whoever holds the removed rows would
-        drop them, and an undo would find nothing to put back."""
-        assert self._index is not None
+    def save(self, after: str) -> None:
+        """Save the open index once the catalog has committed a change (``after`` names it).
+        The index is only the catalog's cache, reconciled whenever it opens, so a failed
+        save (a full disk) must not report the committed change as failed: an import would
+        look lost, and a removal's caller would drop the rows that its undo needs."""
+        if self._index is not None:
+            self._save(self._index, after)
+
+    def _save(self, index: SimilarityIndex, after: str) -> None:
         try:
-            self._index.save()
+            index.save()
         except OSError as exc:
             notice = (
-                f"The similarity index could not be saved after {what} ({exc}); the "
+                f"The similarity index could not be saved after {after} ({exc}); the "
                 "catalog has the change, and the index catches up the next time it opens."
             )
             log.warning(notice)
-            self.notices.append(notice)
-
-    def save(self) -> None:
-        """Persist the index after changing it (the catalog commits every write itself)."""
-        if self._index is not None:
-            self._index.save()
+            if notice not in self.notices:  # an import saves every few hundred photos
+                self.notices.append(notice)
 
     def close(self) -> None:
         """Close the catalog; the importer and ``reindex`` have saved the index already."""

@@ -374,7 +374,7 @@ class _Importer:
 
     def save(self) -> None:
         if self.unsaved and self.ctx.index is not None:
-            self.ctx.index.save()
+            self.ctx.save("importing photos")
         self.unsaved = 0
 
 
@@ -465,6 +465,6 @@ def retag_photos(
             if progress is not None and rows:
                 progress(done, report.total, Path(rows[-1].path))
     if index is not None:
-        index.save()
+        ctx.save("tagging photos again")
     report.elapsed = time.monotonic() - started
     return report
