@@ -375,6 +375,25 @@ def test_a_failed_undo_of_a_removal_keeps_the_photos_for_another_try(
     assert catalog.count() == 8 and catalog.accepted_tag_count([first]) == 1
 
 
+def test_an_import_on_a_full_disk_says_the_index_was_not_saved(
+    qtbot, window: MainWindow, photos_dir: Path, monkeypatch
+):
+    """The photos are in the catalog; the status line says there is a note, read on hover."""
+    from app.core.similarity import SimilarityIndex
+
+    def full(self) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(SimilarityIndex, "save", full)
+    report = import_and_wait(qtbot, window, [photos_dir])
+    assert len(report.added) == 8 and window.ctx.catalog.count() == 8
+    assert window.progress.label.text().startswith("Imported 8 photo(s)")
+    status = window.status_bar
+    assert status.currentMessage() == "Imported photos, with a note — hover here to read it."
+    assert "index could not be saved after importing photos" in status.hover_text()
+    assert "No space left on device" in status.hover_text()
+
+
 def test_dropping_a_moved_folder_finds_its_photos_again(
     qtbot, home: Path, tiny_bundle: Path, photos_dir: Path, tmp_path: Path
 ):

@@ -154,15 +154,15 @@ class AppContext:
                 self.save("putting photos back")
         return back
 
-    def save(self, after: str) -> None:
+    def save(self, after: str) -> str | None:
         """Save the open index once the catalog has committed a change (``after`` names it).
         The index is only the catalog's cache, reconciled whenever it opens, so a failed
         save (a full disk) must not report the committed change as failed: an import would
-        look lost, and a removal's caller would drop the rows that its undo needs."""
-        if self._index is not None:
-            self._save(self._index, after)
+        look lost, and a removal's caller would drop the rows that its undo needs. Returns
+        the notice when the save failed."""
+        return None if self._index is None else self._save(self._index, after)
 
-    def _save(self, index: SimilarityIndex, after: str) -> None:
+    def _save(self, index: SimilarityIndex, after: str) -> str | None:
         try:
             index.save()
         except OSError as exc:
@@ -173,6 +173,8 @@ class AppContext:
             log.warning(notice)
             if notice not in self.notices:  # an import saves every few hundred photos
                 self.notices.append(notice)
+            return notice
+        return None
 
     def close(self) -> None:
         """Close the catalog; the importer and ``reindex`` have saved the index already."""

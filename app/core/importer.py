@@ -73,6 +73,7 @@ class ImportReport:
     duplicates: list[Duplicate] = field(default_factory=list)
     moved: list[Moved] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # what went wrong after the commits
     cancelled: bool = False
     elapsed: float = 0.0
     total: int = 0
@@ -374,8 +375,13 @@ class _Importer:
 
     def save(self) -> None:
         if self.unsaved and self.ctx.index is not None:
-            self.ctx.save("importing photos")
+            _note(self.report, self.ctx.save("importing photos"))
         self.unsaved = 0
+
+
+def _note(report: ImportReport, notice: str | None) -> None:
+    if notice and notice not in report.notices:
+        report.notices.append(notice)
 
 
 def import_paths(
@@ -465,6 +471,6 @@ def retag_photos(
             if progress is not None and rows:
                 progress(done, report.total, Path(rows[-1].path))
     if index is not None:
-        ctx.save("tagging photos again")
+        _note(report, ctx.save("tagging photos again"))
     report.elapsed = time.monotonic() - started
     return report

@@ -219,10 +219,7 @@ class MainWindow(QMainWindow):
                 "Catalog open. Drop photos or folders anywhere to import them.", 8000
             )
         else:
-            n = len(notices)
-            some = "a note" if n == 1 else f"{n} notes"
-            some += " — hover here to read " + ("it" if n == 1 else "them")
-            self.status_bar.show_notice(f"Catalog open, with {some}.", notices)
+            self.status_bar.show_notice("Catalog open", notices)
 
     def _open_failed(self, message: str) -> None:
         self.banner.show_no_catalog(message)
@@ -399,6 +396,8 @@ class MainWindow(QMainWindow):
             self.failures.add((f.path, f.reason) for f in report.failures)
         self.progress.set_failures(self.failures.table.rowCount())
         self.progress.finish(summary(report, self.importer.kind.done))
+        if report.notices:
+            self.status_bar.show_notice(f"{self.importer.kind.done} photos", report.notices)
         if self.importer.kind is RETAG and not report.cancelled and not report.failures:
             self.banner.hide()
         self.controller.reload_current()  # new neighbours in the index, or new suggestions

@@ -23,9 +23,13 @@ class StatusBar(QStatusBar):
         self._notice: tuple[str, tuple[str, ...]] = ("", ())
         self.messageChanged.connect(self._forget_details)
 
-    def show_notice(self, text: str, details: Sequence[str], timeout: int = 0) -> None:
-        """A short line whose explanation is too long for a status bar: the explanation is
-        its tooltip (so by default it stays until the next message, to be read)."""
+    def show_notice(self, what: str, details: Sequence[str], timeout: int = 0) -> None:
+        """Show "WHAT, with a note — hover here to read it.". Notes (an index rebuilt for
+        another bundle, with its path and both bundle keys) are too long for a status bar,
+        so they are its tooltip; by default the line stays until the next message."""
+        n = len(details)
+        some = "a note" if n == 1 else f"{n} notes"
+        text = f"{what}, with {some} — hover here to read {'it' if n == 1 else 'them'}."
         self.showMessage(text, timeout)
         self._notice = (text, tuple(details))
 
