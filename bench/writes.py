@@ -1,9 +1,15 @@
-"""Catalog writes during an import: ms per photo, one transaction per photo vs one per batch.
+"""Catalog writes: ms per imported photo, one transaction per photo vs one per batch; and what
+a file catalog without a connection pool costs per read and per edit.
 
 One photo = the photo row, a top-3 prediction per family and its embedding (what the
 importer writes). ``add_tagged_photo`` (a commit per photo) and ``add_tagged_photos``
 (a commit per batch of 16, what the importer now does) alternate round by round, each
 into a fresh SQLite catalog, so load on a shared machine hits both alike.
+
+A file catalog opens SQLite for each transaction and closes it after (no pool, so no POSIX
+lock is held between transactions: docs/architecture.md, "One catalog, several programs").
+``--pool`` times a read (a photo's tags) and an edit (a free tag) that way and with
+SQLAlchemy's default pool, alternated round by round.
 
     python -m bench.writes --quick
 """
@@ -13,12 +19,16 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.pool import QueuePool
 
 from app.core.bundle import load_bundle
 from app.core.catalog import Catalog, NewPhoto
+from app.core.catalog import engine as catalog_engine
 from app.core.tagging import decide
 from bench.common import report
 from bench.models import default_bundle
@@ -96,16 +106,63 @@ def compare(photos: list[NewPhoto], rounds: int) -> dict:
     }
 
 
+@contextmanager
+def pooled(enabled: bool) -> Iterator[None]:
+    """Catalogs opened inside keep a pooled connection (the rule measured, undone)."""
+    shipped = catalog_engine.NullPool
+    catalog_engine.NullPool = QueuePool if enabled else shipped
+    try:
+        yield
+    finally:
+        catalog_engine.NullPool = shipped
+
+
+def edit_costs(photos: list[NewPhoto], pool: bool, repeats: int) -> tuple[float, float]:
+    """(ms per read, ms per edit) on a fresh catalog holding ``photos``."""
+    with tempfile.TemporaryDirectory() as tmp, pooled(pool):
+        catalog = Catalog.open(Path(tmp) / "catalog.sqlite")
+        ids = [row.id for row in catalog.add_tagged_photos(photos)]
+        start = time.perf_counter()
+        for i in range(repeats):
+            catalog.tags(ids[i % len(ids)])
+        read = time.perf_counter() - start
+        start = time.perf_counter()
+        for i in range(repeats):
+            catalog.add_free_tag(ids[i % len(ids)], f"tag {i}")
+        edit = time.perf_counter() - start
+        catalog.close()
+    return read / repeats * 1000, edit / repeats * 1000
+
+
+def compare_pool(photos: list[NewPhoto], rounds: int, repeats: int) -> dict:
+    """Pooled and unpooled alternated (ABBA); medians of the rounds."""
+    times: dict[str, list[tuple[float, float]]] = {"pooled": [], "no_pool": []}
+    for round_ in range(rounds):
+        for pool in (True, False) if round_ % 2 == 0 else (False, True):
+            times["pooled" if pool else "no_pool"].append(edit_costs(photos, pool, repeats))
+    return {
+        f"{name}_{what}_ms": round(float(np.median([t[i] for t in runs])), 2)
+        for name, runs in times.items()
+        for i, what in enumerate(("read", "edit"))
+    } | {"rounds": rounds, "repeats": repeats}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="4 rounds of 192 photos")
     parser.add_argument("--bundle", type=Path, help="bundle folder (default: models_onnx/default)")
     parser.add_argument("--out", type=Path, help="write the JSON result here")
+    parser.add_argument("--pool", action="store_true", help="reads and edits, pool or none")
     args = parser.parse_args()
     bundle_path = args.bundle or default_bundle()
     count, rounds = (192, 4) if args.quick else (1024, 8)
-    result = compare(sample_photos(bundle_path, count), rounds)
-    report("writes", {"bundle": str(bundle_path), **result}, args.out)
+    photos = sample_photos(bundle_path, count)
+    if args.pool:
+        result = compare_pool(photos[:64], rounds, 100 if args.quick else 500)
+        report("writes-pool", {"bundle": str(bundle_path), **result}, args.out)
+    else:
+        result = compare(photos, rounds)
+        report("writes", {"bundle": str(bundle_path), **result}, args.out)
 
 
 if __name__ == "__main__":

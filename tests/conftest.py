@@ -43,8 +43,10 @@ def photos_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def lock(monkeypatch: pytest.MonkeyPatch):
-    """Make a file unreadable, also for root (who reads mode-0 files): reads raise EACCES."""
+    """Make a file unreadable, also for root (who reads mode-0 files): reads raise EACCES,
+    and os.access says so."""
     real_open = Path.open
+    real_access = os.access
     locked: set[Path] = set()
 
     def guarded_open(self: Path, *args, **kwargs):
@@ -52,11 +54,15 @@ def lock(monkeypatch: pytest.MonkeyPatch):
             raise PermissionError(13, "Permission denied", str(self))
         return real_open(self, *args, **kwargs)
 
+    def guarded_access(path, mode: int, **kwargs) -> bool:
+        return Path(path).resolve() not in locked and real_access(path, mode, **kwargs)
+
     def lock_file(path: Path) -> Path:
         path.chmod(0)
         if os.geteuid() == 0:
             locked.add(path.resolve())
             monkeypatch.setattr(Path, "open", guarded_open)
+            monkeypatch.setattr(os, "access", guarded_access)
         return path
 
     return lock_file

@@ -1,4 +1,5 @@
-"""Real processes on one catalog: two editors racing (no lost update), and SIGKILL mid-import.
+"""Real processes on one catalog: two editors racing (no lost update), SIGKILL mid-import,
+and a long-running window sharing the catalog with short command-line runs.
 
 Run as a script this module is the child process: ``editor`` or ``importer``.
 """
@@ -62,6 +63,17 @@ def importer(url: str, start: int) -> None:
         while True:
             add_sample(catalog, seed)
             seed += 1
+
+
+def tagger(url: str, edits: str) -> None:
+    """A command-line run: open, apply ``photo:family:value`` edits ("" family: a free tag)."""
+    with Catalog.open(url) as catalog:
+        for edit in edits.split(","):
+            photo_id, family, value = edit.split(":")
+            if family:
+                catalog.set_tag(int(photo_id), family, value, "cli")
+            else:
+                catalog.add_free_tag(int(photo_id), value, "cli")
 
 
 def _child(*args: str) -> list[str]:
@@ -149,11 +161,63 @@ def test_sigkill_mid_import_leaves_no_half_written_photo(catalog: Catalog) -> No
     assert stats["photos"] == stats["embeddings"]["tiny@1/16"]
 
 
+def _touch_by_name(catalog: Catalog) -> None:
+    """What a file dialog, a thumbnailer or a MIME sniffer does to the files in a folder it
+    shows: open each by name, read a little, close. With POSIX locks that close drops every
+    lock this process holds on the file."""
+    if catalog.dialect != "sqlite":
+        return
+    path = catalog.url.removeprefix("sqlite:///")
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        if os.path.exists(name):
+            with open(name, "rb") as handle:
+                handle.read(64)
+
+
+def test_a_window_and_command_line_runs_share_a_catalog_and_lose_nothing(
+    catalog: Catalog,
+) -> None:
+    """The window keeps its catalog open for hours while `vitrina tag` runs come and go,
+    and something in the window's process opens the catalog's files by name meanwhile."""
+    for seed in range(1, 7):
+        add_sample(catalog, seed)
+    assert catalog.tags(1) == []  # the window has read the catalog
+
+    def cli(edits: str) -> None:
+        run = subprocess.run(
+            _child("tagger", catalog.url, edits), env=_env(), capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+
+    _touch_by_name(catalog)
+    cli("2::cli-A")
+    catalog.add_free_tag(3, "window-B", "window")
+    _touch_by_name(catalog)
+    cli("5::cli-C,6:colour:red")
+    catalog.add_free_tag(4, "window-D", "window")
+    assert [t.value for t in catalog.tags(5)] == ["cli-C"]  # the window sees the CLI's edits
+    catalog.close()
+
+    _integrity_ok(catalog)
+    with Catalog.open(catalog.url) as reopened:
+        found = {i: [(t.family, t.value) for t in reopened.tags(i)] for i in range(1, 7)}
+    assert found == {
+        1: [],
+        2: [(None, "cli-A")],
+        3: [(None, "window-B")],
+        4: [(None, "window-D")],
+        5: [(None, "cli-C")],
+        6: [("colour", "red")],
+    }
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "editor":
         url, photo_id, me, other, sync = sys.argv[2:7]
         editor(url, int(photo_id), me, other, Path(sync))
     elif sys.argv[1] == "importer":
         importer(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "tagger":
+        tagger(sys.argv[2], sys.argv[3])
     else:
         pytest.exit(f"unknown role {sys.argv[1]}")

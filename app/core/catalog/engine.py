@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,13 +15,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from app.core import paths
 from app.core.errors import CatalogError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-SQLITE_MAGIC = b"SQLite format 3\x00"
 WRITE_OPTION = "vitrina_write"
 
 
@@ -45,7 +45,12 @@ def display_url(url: str) -> str:
 
 
 def check_sqlite_file(url: str) -> None:
-    """Refuse a path that is a folder, unreadable, or not a SQLite database, before SQLite does."""
+    """Refuse a path that is a folder or cannot be created, before SQLite does.
+
+    Whether the file is a SQLite database is left to SQLite itself (its "not a database"
+    becomes a clear CatalogError): reading the file here would open and close it in this
+    process, and closing any descriptor of a file drops every POSIX lock the process holds
+    on it, those of a catalog already open included."""
     database = make_url(url).database
     if not database or database == ":memory:":
         return
@@ -59,19 +64,8 @@ def check_sqlite_file(url: str) -> None:
             raise CatalogError(
                 f"Cannot create the catalog {path}: {error.strerror}; choose a writable folder."
             ) from error
-        return
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(len(SQLITE_MAGIC))
-    except OSError as error:
-        raise CatalogError(
-            f"Cannot read the catalog {path}: {error.strerror}; check its permissions."
-        ) from error
-    if header and header != SQLITE_MAGIC:
-        raise CatalogError(
-            f"{path} is not a Vitrina catalog (not a SQLite database); "
-            "pass another file or a new file name."
-        )
+    elif not os.access(path, os.R_OK | os.W_OK):
+        raise CatalogError(f"Cannot read and write the catalog {path}; check its permissions.")
 
 
 def create_catalog_engine(url: str, busy_timeout_ms: int) -> Engine:
@@ -93,7 +87,7 @@ def create_catalog_engine(url: str, busy_timeout_ms: int) -> Engine:
     engine = create_engine(
         parsed,
         connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
-        poolclass=StaticPool if memory else None,
+        poolclass=StaticPool if memory else NullPool,
     )
     _configure_sqlite(engine, busy_timeout_ms)
     return engine
@@ -104,6 +98,14 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     A write transaction takes the write lock before it reads, so two writers queue up
     (busy timeout) instead of failing late, and the version check happens under the lock.
+
+    A file catalog has no connection pool: each transaction opens the file and closes it
+    at its end. SQLite's locks are POSIX locks, owned by the process and dropped when *any*
+    descriptor of the file closes in it (a file dialog showing the catalog's folder does
+    that). A connection kept open for hours would go on without its locks, and another
+    program closing the catalog would then checkpoint and delete the WAL still in use,
+    losing every edit made after (docs/architecture.md, "One catalog, several programs").
+    Holding the files only for a transaction's milliseconds leaves nothing to lose.
     """
 
     @event.listens_for(engine, "connect")
