@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from app.core import decode
 from app.core.bundle import Preprocessing
 from app.core.decode import content_hash, open_photo, preprocess, to_rgb
 from app.core.errors import DecodeError, UnsupportedFormatError
@@ -249,3 +252,32 @@ def test_content_hash(photos_dir: Path, tmp_path: Path) -> None:
     assert content_hash(path) == hashlib.sha256(path.read_bytes()).hexdigest()
     with pytest.raises(DecodeError, match="cannot be read"):
         content_hash(tmp_path / "gone.jpg")
+
+
+def test_large_photos_are_reduced_and_decode_within_a_memory_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four threads decoding big 16-bit PNGs hold no more pixel memory than the budget
+    allows (four 9,400 x 9,400 ones took 5 GB), and each comes out reduced."""
+    path = tmp_path / "big.png"
+    ramp = np.tile(np.linspace(0, 65535, 1600, dtype=np.uint16), (1200, 1))
+    Image.fromarray(ramp).save(path)  # mode I;16
+    budget = decode._Budget(8 * 1600 * 1200)  # one such photo at a time
+    peak = []
+    hold = budget.hold
+
+    @contextmanager
+    def watched(amount: int):
+        with hold(amount):
+            peak.append(budget.used)
+            yield
+
+    monkeypatch.setattr(budget, "hold", watched)
+    monkeypatch.setattr(decode, "_BUDGET", budget)
+    with ThreadPoolExecutor(4) as pool:
+        photos = list(pool.map(lambda _: open_photo(path, min_size=300), range(4)))
+    assert max(peak) <= budget.limit
+    for photo in photos:
+        assert (photo.width, photo.height) == (1600, 1200)
+        assert photo.image.size == (400, 300)  # reduced 4x, both sides still >= 300
+        assert photo.image.getpixel((399, 0))[0] == 255  # scaled, not clipped

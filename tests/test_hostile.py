@@ -6,6 +6,7 @@ every good file lands in the catalog.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import subprocess
@@ -109,21 +110,47 @@ def test_file_vanishing_after_listing(
         make[1].unlink()
         return files, failures
 
-    opened = importer.open_photo
+    read = importer.read_photo
 
-    def delete_then_open(path, min_size=0):
+    def delete_then_read(path):
         if path == make[2]:
             path.unlink()
-        return opened(path, min_size)
+        return read(path)
 
     monkeypatch.setattr(importer, "collect_files", collect_then_delete)
-    monkeypatch.setattr(importer, "open_photo", delete_then_open)
+    monkeypatch.setattr(importer, "read_photo", delete_then_read)
     with AppContext(Catalog.open(tmp_path / "catalog.db"), tiny_bundle) as ctx:
         report = import_paths([folder], ctx)
     assert len(report.added) == 1
     reasons = {path.name: reason for path, reason in report.failures}
     assert set(reasons) == {"goes.jpg", "goes-later.png"}
     assert all("does not exist" in r or "No such file" in r for r in reasons.values()), reasons
+
+
+def test_a_file_rewritten_during_import_gets_the_tags_of_the_bytes_hashed(
+    tmp_path: Path, tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catalog's content hash and the tags come from one read of the file."""
+    first, second = (REPO / "tests" / "data" / name for name in ("shirt.jpg", "shoes.jpg"))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    flipping = folder / "flipping.jpg"
+    flipping.write_bytes(first.read_bytes())
+    decode = importer.decode_photo
+
+    def rewrite_then_decode(photo, min_size=0):
+        flipping.write_bytes(second.read_bytes())  # the shoot tool saves over it meanwhile
+        return decode(photo, min_size)
+
+    monkeypatch.setattr(importer, "decode_photo", rewrite_then_decode)
+    with AppContext(Catalog.open(tmp_path / "catalog.db"), tiny_bundle) as ctx:
+        (photo_id,) = import_paths([folder], ctx).added
+        stored = ctx.catalog.get_photo(photo_id)
+        top = {p.family: p.confidence for p in ctx.catalog.predictions(photo_id) if p.rank == 1}
+        of_first, of_second = (ctx.tagger.tag_file(path).probabilities for path in (first, second))
+    assert stored.sha256 == hashlib.sha256(first.read_bytes()).hexdigest()
+    assert top == pytest.approx({f: float(p.max()) for f, p in of_first.items()}, abs=1e-6)
+    assert top != pytest.approx({f: float(p.max()) for f, p in of_second.items()}, abs=1e-6)
 
 
 def test_cli_import(corpus: tuple[Path, dict[str, Expected]], tiny_bundle: Path, tmp_path) -> None:

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import io
+import os
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +35,13 @@ CONVERT_HINT = "Convert it to JPEG or PNG to import it."
 SNIFF_BYTES = 1024
 WHITE = (255, 255, 255)
 RESAMPLE = Image.Resampling.BILINEAR
+
+# Bytes of file and pixels that decoding threads may hold at once (several threads each
+# decoding a 9,400 x 9,400 16-bit PNG took 5 GB); a photo larger than this decodes alone.
+DECODE_BUDGET_BYTES = 1 << 30
+# A photo file larger than this is refused: it is read into memory whole (hashed and
+# decoded from the same bytes), and no product photo comes near it.
+MAX_FILE_BYTES = 512 << 20
 
 _IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"BM", b"II*\x00", b"MM\x00*", b"GIF8")
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1"}
@@ -73,10 +85,32 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
-def _check_signature(path: Path) -> None:
+@dataclass(frozen=True)
+class PhotoFile:
+    """A photo file's bytes as read once, and their SHA-256: the catalog's duplicate key
+    and the decoded pixels come from the same bytes even if the file changes meanwhile."""
+
+    path: Path
+    data: bytes
+    sha256: str
+
+
+def read_photo(path: Path | str) -> PhotoFile:
+    """Read a photo file whole, refusing non-photos by their first bytes.
+
+    Raises DecodeError (UnsupportedFormatError for non-photos) naming the file."""
+    path = Path(path)
     try:
         with path.open("rb") as handle:
             head = handle.read(SNIFF_BYTES)
+            _check_signature(path, head)
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                raise DecodeError(
+                    f"{path}: the file is {size / 2**20:,.0f} MB, larger than any photo "
+                    f"Vitrina imports ({MAX_FILE_BYTES >> 20} MB). Save it smaller first."
+                )
+            data = head + handle.read()
     except FileNotFoundError:
         raise DecodeError(f"{path}: the file does not exist. Check the path.") from None
     except IsADirectoryError:
@@ -85,6 +119,10 @@ def _check_signature(path: Path) -> None:
         raise DecodeError(
             f"{path}: cannot be read ({exc.strerror or exc}). Check its permissions."
         ) from None
+    return PhotoFile(path, data, hashlib.sha256(data).hexdigest())
+
+
+def _check_signature(path: Path, head: bytes) -> None:
     if not head:
         raise DecodeError(f"{path}: the file is empty (0 bytes). Copy the photo again.")
     disguised = _sniff(head)
@@ -99,6 +137,32 @@ def _check_signature(path: Path) -> None:
         )
 
 
+class _Budget:
+    """Bytes that decoding threads hold at once; a request larger than the whole budget
+    waits until it can run alone."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._free = threading.Condition()
+
+    @contextmanager
+    def hold(self, amount: int) -> Iterator[None]:
+        amount = min(amount, self.limit)
+        with self._free:
+            self._free.wait_for(lambda: self.used + amount <= self.limit)
+            self.used += amount
+        try:
+            yield
+        finally:
+            with self._free:
+                self.used -= amount
+                self._free.notify_all()
+
+
+_BUDGET = _Budget(DECODE_BUDGET_BYTES)
+
+
 def _flatten_alpha(image: Image.Image) -> Image.Image:
     """Composite onto white: product photos with transparency are shown on white."""
     rgba = image.convert("RGBA")
@@ -108,16 +172,19 @@ def _flatten_alpha(image: Image.Image) -> Image.Image:
 
 
 def _high_depth_to_l(image: Image.Image) -> Image.Image:
-    """16-bit, 32-bit and float greyscale scaled into 8 bits instead of clipped."""
-    values = np.asarray(image, dtype=np.float64)
+    """16-bit, 32-bit and float greyscale scaled into 8 bits instead of clipped (in float32,
+    in place: a float64 copy of a 9,400 x 9,400 photo alone is 700 MB)."""
+    values = np.asarray(image).astype(np.float32)
     if image.mode == "F":
         top = 1.0 if values.size and values.max() <= 1.0 else 255.0
     elif image.mode.startswith("I;16") or (values.size and values.max() > 255):
         top = 65535.0
     else:
         top = 255.0
-    scaled = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
-    return Image.fromarray(scaled, mode="L")
+    values *= 255.0 / top
+    np.rint(values, out=values)
+    np.clip(values, 0, 255, out=values)
+    return Image.fromarray(values.astype(np.uint8), mode="L")
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -132,8 +199,22 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _decode(path: Path, min_size: int) -> DecodedPhoto:
-    with Image.open(path) as img:
+def _pixel_bytes(img: Image.Image) -> int:
+    """What holding the loaded photo and its RGB copy costs, from the header alone."""
+    bits = {"1": 1, "L": 8, "P": 8, "I;16": 16, "I;16B": 16, "I;16L": 16, "I": 32, "F": 32}
+    per_pixel = bits.get(img.mode, 8 * len(img.getbands())) / 8
+    return int(img.size[0] * img.size[1] * (per_pixel + 3 + 4))  # + RGB + float32 scratch
+
+
+def _reduced(image: Image.Image, min_size: int) -> Image.Image:
+    """Shrink by a whole factor while both sides stay >= ``min_size``, as a JPEG draft does:
+    the network needs a few hundred pixels, and a batch of full-size PNGs would not fit."""
+    factor = min(image.size) // min_size if min_size > 0 else 1
+    return image.reduce(factor) if factor >= 2 else image
+
+
+def _decode(path: Path, data: bytes, min_size: int) -> DecodedPhoto:
+    with Image.open(io.BytesIO(data)) as img:
         if img.format not in SUPPORTED_FORMATS:
             raise UnsupportedFormatError(
                 f"{path}: is a {img.format} image, which Vitrina does not import. {CONVERT_HINT}"
@@ -147,25 +228,30 @@ def _decode(path: Path, min_size: int) -> DecodedPhoto:
             width, height = height, width
         if min_size > 0 and img.format in ("JPEG", "MPO"):
             img.draft("RGB", (min_size, min_size))
-        img.load()
-        upright = ImageOps.exif_transpose(img)
-        rgb = to_rgb(upright)
-        rgb.load()
+        with _BUDGET.hold(_pixel_bytes(img)):
+            img.load()
+            upright = ImageOps.exif_transpose(img)
+            rgb = _reduced(to_rgb(upright), min_size)
+            rgb.load()
         return DecodedPhoto(rgb, width, height, img.format)
 
 
 def open_photo(path: Path | str, min_size: int = 0) -> DecodedPhoto:
-    """Decode a photo as upright RGB; JPEGs larger than 2 x ``min_size`` are decoded reduced.
+    """Read and decode a photo as upright RGB, reduced while both sides stay >= ``min_size``.
 
     Raises DecodeError (UnsupportedFormatError for non-photos) with a message naming the file.
     """
-    path = Path(path)
-    _check_signature(path)
+    return decode_photo(read_photo(path), min_size)
+
+
+def decode_photo(photo: PhotoFile, min_size: int = 0) -> DecodedPhoto:
+    """Decode the bytes :func:`read_photo` read (see :func:`open_photo`)."""
+    path = photo.path
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on damaged metadata
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            return _decode(path, min_size)
+            return _decode(path, photo.data, min_size)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise DecodeError(
                 f"{path}: the image is too large to decode safely (over "

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from app.core.catalog import DuplicatePhotoError, NewPhoto, PhotoRow
-from app.core.decode import SUPPORTED_SUFFIXES, DecodedPhoto, content_hash, open_photo
+from app.core.decode import (
+    SUPPORTED_SUFFIXES,
+    DecodedPhoto,
+    PhotoFile,
+    decode_photo,
+    read_photo,
+)
 from app.core.errors import CatalogError, VitrinaError
 from app.core.tagging import decide
 
@@ -217,11 +223,6 @@ class _Item:
     decoded: Future[DecodedPhoto]
 
 
-def _hash(path: Path) -> tuple[str, int]:
-    size = path.stat().st_size
-    return content_hash(path), size
-
-
 def _reason(path: Path, exc: BaseException) -> str:
     if isinstance(exc, VitrinaError):
         return str(exc)
@@ -276,22 +277,26 @@ class _Importer:
         return self.report.cancelled
 
     def stage(self, pool: ThreadPoolExecutor, chunk: list[Path], min_side: int) -> list[_Item]:
-        """Hash a chunk, drop duplicates (one catalog query), and start decoding the rest."""
-        futures = [(path, pool.submit(_hash, path)) for path in chunk]
-        hashed: list[tuple[Path, str, int]] = []
+        """Read and hash a chunk, drop duplicates (one catalog query), and start decoding
+        the rest from the bytes that were hashed (a file rewritten meanwhile cannot get the
+        hash of one version and the tags of another)."""
+        futures = [(path, pool.submit(read_photo, path)) for path in chunk]
+        read: list[PhotoFile] = []
         for path, future in futures:
             if self.stopped():
                 break
             try:
-                hashed.append((path, *future.result()))
+                read.append(future.result())
             except (VitrinaError, OSError) as exc:
                 self.fail(path, exc)
-        known = self.ctx.catalog.find_by_hashes(sha for _, sha, _ in hashed) if hashed else {}
+        known = self.ctx.catalog.find_by_hashes(f.sha256 for f in read) if read else {}
         items: list[_Item] = []
         moves: dict[int, str] = {}
-        for path, sha, size in hashed:
+        for photo in read:
+            path, sha = photo.path, photo.sha256
             if sha not in known:
-                items.append(_Item(path, sha, size, pool.submit(open_photo, path, min_side)))
+                decoded = pool.submit(decode_photo, photo, min_side)
+                items.append(_Item(path, sha, len(photo.data), decoded))
                 continue
             photo = known[sha]
             if photo.id not in moves and _moved_from(photo.path, path):
