@@ -124,10 +124,10 @@ def synthetic_catalog(
     from app.core.catalog.engine import create_catalog_engine
     from app.core.catalog.models import Embedding, Photo, Prediction
     from app.core.paths import index_dir_for
-    from app.core.similarity import SimilarityIndex
+    from app.core.similarity import SimilarityIndex, photo_mark
 
     done = db.with_suffix(".done")
-    if done.is_file() and done.read_text() == f"{count} {bundle_key}":
+    if done.is_file() and done.read_text() == f"{count} {bundle_key} marked":
         return db
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)
@@ -183,8 +183,8 @@ def synthetic_catalog(
                     for i, v in zip(ids, vectors, strict=True)
                 ],
             )
-            index.add(np.asarray(ids), vectors)
+            index.add(ids, vectors, [photo_mark(f"{i:064x}") for i in ids])
     engine.dispose()
     index.save()
-    done.write_text(f"{count} {bundle_key}")
+    done.write_text(f"{count} {bundle_key} marked")
     return db

@@ -84,7 +84,8 @@ def evaluate(
         index = SimilarityIndex(Path(tmp), "bench", dim)
         with Timer() as build:
             for first in range(0, count, 10_000):
-                index.add(ids[first : first + 10_000], vectors[first : first + 10_000])
+                part = slice(first, first + 10_000)
+                index.add(ids[part], vectors[part], ids[part])
         grown = rss_mb() - before
         index.save()
         file_bytes = (Path(tmp) / "index.bin").stat().st_size
@@ -166,7 +167,8 @@ def build_sweep(vectors: np.ndarray, queries: np.ndarray, values: list[int], rou
                 index = SimilarityIndex(Path(tmp), "bench", dim, ef_construction=value)
                 with Timer() as build:
                     for first in range(0, count, 10_000):
-                        index.add(ids[first : first + 10_000], vectors[first : first + 10_000])
+                        part = slice(first, first + 10_000)
+                        index.add(ids[part], vectors[part], ids[part])
                 builds[value].append(build.seconds)
                 found = [[i for i, _ in index.nearest(q, K)] for q in queries]
                 recalls[value] = float(

@@ -160,6 +160,36 @@ def test_index_is_reconciled_and_rebuilt_on_open(
     again.close()
 
 
+def test_an_id_reused_for_another_photo_gets_that_photos_vector(
+    tmp_path: Path, ctx: AppContext, photos_dir: Path
+) -> None:
+    """`vitrina remove` leaves the saved index alone; SQLite gives the highest id to the next
+    photo; an import killed before its index save leaves the index with the old vector
+    under that id. Reopening must replace it, not keep it because the id is known."""
+    first = import_paths(sorted(photos_dir.glob("*.jpg"))[:7], ctx)
+    last = max(first.added)
+    ctx.close()
+    with AppContext.open(tmp_path / "catalog.sqlite", ctx.bundle_path) as cli:
+        cli.catalog.remove_photos([last])  # the index is not open in a CLI removal
+        key = cli.tagger.embedding_key
+        newcomer = cli.tagger.tag_file(photos_dir / "t-shirt.jpg")
+        added = cli.catalog.add_tagged_photo(
+            str(photos_dir / "t-shirt.jpg"),
+            "f" * 64,
+            1,
+            1,
+            1,
+            "tiny@1",
+            (),
+            key,
+            newcomer.embedding,
+        )  # written, and killed before the index was saved
+    assert added.id == last
+    with AppContext.open(tmp_path / "catalog.sqlite", ctx.bundle_path) as window:
+        (best, similarity), *_ = window.index.nearest(newcomer.embedding, 1)
+    assert best == last and similarity == pytest.approx(1.0, abs=1e-5)
+
+
 def test_removed_photos_leave_the_open_index(ctx: AppContext, photos_dir: Path) -> None:
     report = import_paths([photos_dir], ctx)
     gone = report.added[:2]

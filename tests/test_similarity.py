@@ -9,7 +9,7 @@ import pytest
 
 from app.core import similarity
 from app.core.errors import IndexMismatchError
-from app.core.similarity import INDEX_FILE, META_FILE, SimilarityIndex
+from app.core.similarity import INDEX_FILE, MARKS_FILE, META_FILE, SimilarityIndex
 
 KEY = "tiny@1/8/abcdefabcdef"
 
@@ -22,8 +22,13 @@ def vectors(n: int, dim: int = 8, seed: int = 0) -> np.ndarray:
 def filled(tmp_path: Path, n: int = 50) -> tuple[SimilarityIndex, np.ndarray]:
     index = SimilarityIndex.open(tmp_path / "idx", KEY, 8)
     data = vectors(n)
-    index.add(np.arange(1, n + 1), data)
+    index.add(np.arange(1, n + 1), data, marks(range(1, n + 1)))
     return index, data
+
+
+def marks(ids) -> list[int]:
+    """Stand-in photo marks: a photo's mark here is its id times 1,000."""
+    return [int(i) * 1000 for i in ids]
 
 
 def test_nearest_excludes_the_query(tmp_path: Path) -> None:
@@ -56,7 +61,11 @@ def test_save_and_open_round_trip(tmp_path: Path) -> None:
     index, data = filled(tmp_path)
     index.remove([7])
     index.save()
-    assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == [INDEX_FILE, META_FILE]
+    assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == [
+        INDEX_FILE,
+        META_FILE,
+        MARKS_FILE,
+    ]
     again = SimilarityIndex.open(tmp_path / "idx", KEY, 8)
     assert len(again) == 49 and 7 not in again and 8 in again
     assert again.nearest(data[0], k=3) == index.nearest(data[0], k=3)
@@ -67,7 +76,8 @@ def test_grows_past_its_capacity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     index = SimilarityIndex(tmp_path / "idx", KEY, 8)
     data = vectors(30)
     for start in range(0, 30, 7):
-        index.add(np.arange(start, min(start + 7, 30)), data[start : start + 7])
+        ids = np.arange(start, min(start + 7, 30))
+        index.add(ids, data[start : start + 7], marks(ids))
     assert len(index) == 30
     assert index.nearest(data[29], k=1)[0][0] == 29
 
@@ -77,16 +87,31 @@ def test_removed_photos_leave_results_and_can_return(tmp_path: Path) -> None:
     assert index.remove([5, 5, 999]) == 1
     assert 5 not in index and len(index) == 49
     assert 5 not in [pid for pid, _ in index.nearest(data[4], k=49)]
-    index.add([5], data[4:5])
+    index.add([5], data[4:5], marks([5]))
     assert 5 in index and index.nearest(data[4], k=1)[0][0] == 5
 
 
 def test_reconcile_adds_missing_and_drops_strays(tmp_path: Path) -> None:
     index, data = filled(tmp_path, n=10)
-    catalog = [(i, data[i - 1]) for i in range(3, 11)] + [(11, vectors(1, seed=5)[0])]
+    catalog = [(i, i * 1000, data[i - 1]) for i in range(3, 11)]
+    catalog.append((11, 11000, vectors(1, seed=5)[0]))
     assert index.reconcile(iter(catalog)) == (1, 2)
     assert index.ids() == set(range(3, 12))
     assert index.reconcile(catalog) == (0, 0)
+
+
+def test_reconcile_replaces_a_vector_whose_id_now_names_another_photo(tmp_path: Path) -> None:
+    """Photo 10 was removed and its id given to a new photo: its old vector must go."""
+    index, data = filled(tmp_path, n=10)
+    newcomer = vectors(1, seed=7)[0]
+    catalog = [(i, i * 1000, data[i - 1]) for i in range(1, 10)] + [(10, 424242, newcomer)]
+    assert index.reconcile(catalog) == (1, 0)
+    assert index.marks()[10] == 424242
+    (best, similarity_), *_ = index.nearest(newcomer, k=1)
+    assert best == 10 and similarity_ == pytest.approx(1.0, abs=1e-5)
+    index.save()
+    again = SimilarityIndex.open(tmp_path / "idx", KEY, 8)
+    assert again.marks() == index.marks()
 
 
 def test_other_bundle_or_dimension_is_a_mismatch(tmp_path: Path) -> None:
@@ -106,6 +131,7 @@ def test_other_bundle_or_dimension_is_a_mismatch(tmp_path: Path) -> None:
         (INDEX_FILE, b""),
         (META_FILE, b"{not json"),
         (META_FILE, b"[]"),
+        (MARKS_FILE, b"not numpy"),
     ],
 )
 def test_damaged_files_ask_for_reindex(tmp_path: Path, name: str, data: bytes) -> None:
@@ -127,6 +153,8 @@ def test_missing_index_file_asks_for_reindex(tmp_path: Path) -> None:
 def test_wrong_vector_size_is_a_programming_error(tmp_path: Path) -> None:
     index, _ = filled(tmp_path, n=2)
     with pytest.raises(ValueError):
-        index.add([3], np.ones((1, 4), dtype=np.float32))
+        index.add([3], np.ones((1, 4), dtype=np.float32), [3])
+    with pytest.raises(ValueError):
+        index.add([3], np.ones((1, 8), dtype=np.float32), [])
     with pytest.raises(ValueError):
         index.nearest(np.ones(4), k=1)

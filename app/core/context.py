@@ -7,7 +7,7 @@ commands that need no model (show, accept, export, stats) work without a bundle.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from app.core import paths
 from app.core.bundle import Bundle, BundleSet, load_bundle
 from app.core.catalog import Catalog, RemovedPhotos
 from app.core.errors import BundleError, IndexMismatchError
-from app.core.similarity import SimilarityIndex
+from app.core.similarity import SimilarityIndex, photo_mark
 from app.core.tagger import Tagger
 
 BULK_RECONCILE = 256
@@ -108,27 +108,30 @@ class AppContext:
         return index
 
     def _reconcile(self, index: SimilarityIndex, key: str) -> tuple[int, int]:
-        """Compare ids first and read only the vectors the index lacks: opening stays quick
-        at 100,000 photos. (added, dropped)."""
+        """Compare (id, mark) pairs first and read only the vectors the index lacks or holds
+        for another photo: opening stays quick at 100,000 photos. (added, dropped)."""
         catalog = self.catalog
-        wanted = set(catalog.photo_ids()) - set(catalog.photos_missing_embedding(key))
-        have = index.ids()
-        missing = sorted(wanted - have)
+        wanted = {i: photo_mark(sha) for i, sha in catalog.embedded_photos(key).items()}
+        have = index.marks()
+        missing = sorted(i for i, mark in wanted.items() if have.get(i) != mark)
         if len(missing) > BULK_RECONCILE:
-            return index.reconcile(catalog.embeddings(key))
+            return index.reconcile(_marked(catalog.embeddings(key), wanted))
         vectors = [(i, catalog.embedding(i, key)) for i in missing]
         vectors = [(i, v) for i, v in vectors if v is not None]
         if vectors:
-            index.add(np.asarray([i for i, _ in vectors]), np.stack([v for _, v in vectors]))
-        return len(vectors), index.remove(have - wanted)
+            ids = [i for i, _ in vectors]
+            index.add(ids, np.stack([v for _, v in vectors]), [wanted[i] for i in ids])
+        return len(vectors), index.remove(have.keys() - wanted.keys())
 
     def rebuild_index(self) -> SimilarityIndex | None:
         """A fresh index from the catalog's stored embeddings of the current bundle."""
         tagger = self.tagger
         if not tagger.embedding_dim:
             return None
-        index = SimilarityIndex(self.index_dir, tagger.embedding_key, tagger.embedding_dim)
-        index.reconcile(self.catalog.embeddings(tagger.embedding_key))
+        key = tagger.embedding_key
+        index = SimilarityIndex(self.index_dir, key, tagger.embedding_dim)
+        wanted = {i: photo_mark(sha) for i, sha in self.catalog.embedded_photos(key).items()}
+        index.reconcile(_marked(self.catalog.embeddings(key), wanted))
         index.save()
         self._index, self._index_opened = index, True
         return index
@@ -150,7 +153,8 @@ class AppContext:
             vectors = removed.vectors(self._index.key)
             ids = [photo_id for photo_id in back if photo_id in vectors]
             if ids:
-                self._index.add([back[i] for i in ids], np.stack([vectors[i] for i in ids]))
+                marks = [photo_mark(removed.sha256(i)) for i in ids]
+                self._index.add([back[i] for i in ids], np.stack([vectors[i] for i in ids]), marks)
                 self.save("putting photos back")
         return back
 
@@ -185,3 +189,13 @@ class AppContext:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _marked(
+    embeddings: Iterable[tuple[int, np.ndarray]], marks: dict[int, int]
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(id, mark, vector) for the index; a photo added since the marks were read is left
+    to the import adding it."""
+    for photo_id, vector in embeddings:
+        if photo_id in marks:
+            yield photo_id, marks[photo_id], vector

@@ -29,6 +29,7 @@ from app.core.decode import (
     read_photo,
 )
 from app.core.errors import CatalogError, VitrinaError
+from app.core.similarity import photo_mark
 from app.core.tagging import decide
 
 if TYPE_CHECKING:
@@ -353,7 +354,7 @@ class _Importer:
         """One transaction for the batch; each photo still added, duplicate or failed alone."""
         if not photos:
             return
-        ids, vectors = [], []
+        ids, vectors, marks = [], [], []
         results = _add_batch(self.ctx.catalog, photos)
         for new, path, result in zip(photos, paths, results, strict=True):
             if isinstance(result, DuplicatePhotoError):
@@ -367,13 +368,14 @@ class _Importer:
                 if new.embedding is not None:
                     ids.append(result.id)
                     vectors.append(new.embedding)
-        self.grow_index(ids, vectors)
+                    marks.append(photo_mark(new.sha256))
+        self.grow_index(ids, vectors, marks)
 
-    def grow_index(self, ids: list[int], vectors: list[np.ndarray]) -> None:
+    def grow_index(self, ids: list[int], vectors: list[np.ndarray], marks: list[int]) -> None:
         index = self.ctx.index
         if index is None or not ids:
             return
-        index.add(np.asarray(ids, dtype=np.int64), np.stack(vectors).astype(np.float32))
+        index.add(ids, np.stack(vectors).astype(np.float32), marks)
         self.unsaved += len(ids)
         if self.unsaved >= SAVE_EVERY:
             self.save()
@@ -457,7 +459,7 @@ def retag_photos(
                 except Exception as exc:
                     report.failures.append(Failure(Path(row.path), _reason(Path(row.path), exc)))
             results = _tag_batch(tagger, [image for _, image in ready])
-            ids, vectors = [], []
+            ids, vectors, marks = [], [], []
             for (row, _image), result in zip(ready, results, strict=True):
                 if isinstance(result, Exception):
                     report.failures.append(Failure(Path(row.path), _reason(Path(row.path), result)))
@@ -469,9 +471,10 @@ def retag_photos(
                     catalog.store_embedding(row.id, tagger.embedding_key, embedding)
                     ids.append(row.id)
                     vectors.append(embedding)
+                    marks.append(photo_mark(row.sha256))
                 report.added.append(row.id)
             if index is not None and ids:
-                index.add(np.asarray(ids, dtype=np.int64), np.stack(vectors))
+                index.add(ids, np.stack(vectors), marks)
             done += len(rows)
             if progress is not None and rows:
                 progress(done, report.total, Path(rows[-1].path))

@@ -2,6 +2,9 @@
 
 The catalog keeps every embedding, so this index is a rebuildable cache: anything wrong
 with it (another bundle, another dimension, a damaged file) asks for `vitrina reindex`.
+Each vector carries its photo's *mark* (from the photo's content hash), so a vector left
+under an id that now names another photo (SQLite reuses the highest id after a removal;
+a PostgreSQL catalog may be dropped and created again) is found and replaced.
 """
 
 from __future__ import annotations
@@ -19,11 +22,17 @@ import numpy as np
 from app.core.errors import IndexMismatchError
 
 INDEX_FILE = "index.bin"
+MARKS_FILE = "marks.npy"
 META_FILE = "index.json"
 FORMAT = "vitrina-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 INITIAL_CAPACITY = 1024
 REINDEX_HINT = "Run `vitrina reindex` to rebuild it from the catalog."
+
+
+def photo_mark(sha256: str) -> int:
+    """A photo's identity in the index: the first 60 bits of its content hash."""
+    return int(sha256[:15], 16)
 
 
 class SimilarityIndex:
@@ -42,6 +51,7 @@ class SimilarityIndex:
         self._index.init_index(INITIAL_CAPACITY, ef_construction=ef_construction, M=m)
         self._ids: set[int] = set()
         self._deleted: set[int] = set()
+        self._marks: dict[int, int] = {}
         self._lock = threading.RLock()
 
     @classmethod
@@ -76,9 +86,14 @@ class SimilarityIndex:
             raise IndexMismatchError(damaged) from exc
         ids = {int(i) for i in loaded.get_ids_list()}
         deleted = {int(i) for i in meta["deleted"]}
-        if loaded.element_count != meta["count"] or not deleted <= ids:
+        try:
+            pairs = np.load(self.directory / MARKS_FILE, allow_pickle=False)
+            marks = dict(zip(pairs[:, 0].tolist(), pairs[:, 1].tolist(), strict=True))
+        except (OSError, ValueError, IndexError):
+            raise IndexMismatchError(damaged) from None
+        if loaded.element_count != meta["count"] or not deleted <= ids or set(marks) != ids:
             raise IndexMismatchError(damaged)
-        self._index, self._ids, self._deleted = loaded, ids, deleted
+        self._index, self._ids, self._deleted, self._marks = loaded, ids, deleted, marks
 
     def __len__(self) -> int:
         return len(self._ids) - len(self._deleted)
@@ -91,9 +106,19 @@ class SimilarityIndex:
         with self._lock:
             return self._ids - self._deleted
 
-    def add(self, ids: Iterable[int] | np.ndarray, vectors: np.ndarray) -> None:
-        """Add or replace vectors; the index grows as needed."""
+    def marks(self) -> dict[int, int]:
+        """Photo id -> the mark (:func:`photo_mark`) of the photo its vector came from."""
+        with self._lock:
+            return {i: self._marks[i] for i in self._ids - self._deleted}
+
+    def add(
+        self, ids: Iterable[int] | np.ndarray, vectors: np.ndarray, marks: Iterable[int]
+    ) -> None:
+        """Add or replace vectors of photos (with their marks); the index grows as needed."""
         ids = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
+        marks = [int(m) for m in marks]
+        if len(marks) != len(ids):
+            raise ValueError(f"{len(ids)} ids but {len(marks)} marks")
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1)
         if vectors.shape[1] != self.dim:
             raise ValueError(f"vectors have {vectors.shape[1]} values, the index holds {self.dim}")
@@ -107,12 +132,14 @@ class SimilarityIndex:
             if needed > capacity:
                 self._index.resize_index(max(needed, capacity * 2))
             self._index.add_items(vectors, ids)
-            added = {int(i) for i in ids}
-            self._ids |= added
-            self._deleted -= added
+            added = dict(zip(ids.tolist(), marks, strict=True))
+            self._ids |= added.keys()
+            self._deleted -= added.keys()
+            self._marks |= added
 
     def remove(self, ids: Iterable[int]) -> int:
-        """Hide photos from results; returns how many were present."""
+        """Hide photos from results; returns how many were present (their marks stay, as
+        hnswlib keeps their vectors, until they are added again)."""
         removed = 0
         with self._lock:
             for photo_id in ids:
@@ -149,21 +176,25 @@ class SimilarityIndex:
         ]
         return results[:k]
 
-    def reconcile(self, pairs: Iterable[tuple[int, np.ndarray]]) -> tuple[int, int]:
-        """Make the index hold exactly the catalog's photos: (added, dropped) counts."""
+    def reconcile(self, items: Iterable[tuple[int, int, np.ndarray]]) -> tuple[int, int]:
+        """Make the index hold exactly the catalog's photos, from (id, mark, vector) of each:
+        (added or replaced, dropped) counts."""
         seen: set[int] = set()
-        missing_ids: list[int] = []
-        missing_vectors: list[np.ndarray] = []
-        for photo_id, vector in pairs:
+        have = self.marks()
+        ids: list[int] = []
+        marks: list[int] = []
+        vectors: list[np.ndarray] = []
+        for photo_id, mark, vector in items:
             photo_id = int(photo_id)
             seen.add(photo_id)
-            if photo_id not in self:
-                missing_ids.append(photo_id)
-                missing_vectors.append(np.asarray(vector, dtype=np.float32).reshape(-1))
-        if missing_ids:
-            self.add(np.asarray(missing_ids), np.stack(missing_vectors))
-        dropped = self.remove(self.ids() - seen)
-        return len(missing_ids), dropped
+            if have.get(photo_id) != mark:
+                ids.append(photo_id)
+                marks.append(mark)
+                vectors.append(np.asarray(vector, dtype=np.float32).reshape(-1))
+        if ids:
+            self.add(np.asarray(ids), np.stack(vectors), marks)
+        dropped = self.remove(have.keys() - seen)
+        return len(ids), dropped
 
     def save(self) -> None:
         """Write index.bin then index.json, each via a temp file and os.replace."""
@@ -185,6 +216,10 @@ class SimilarityIndex:
             tmp_bin = self.directory / f".{INDEX_FILE}.{os.getpid()}.tmp"
             self._index.save_index(str(tmp_bin))
             _replace(tmp_bin, self.directory / INDEX_FILE)
+            tmp_marks = self.directory / f".{MARKS_FILE}.{os.getpid()}.tmp.npy"
+            pairs = np.array(sorted(self._marks.items()), dtype=np.int64).reshape(-1, 2)
+            np.save(tmp_marks, pairs, allow_pickle=False)
+            _replace(tmp_marks, self.directory / MARKS_FILE)
             tmp_meta = self.directory / f".{META_FILE}.{os.getpid()}.tmp"
             tmp_meta.write_text(json.dumps(meta, indent=1), encoding="utf-8")
             _replace(tmp_meta, self.directory / META_FILE)
@@ -210,8 +245,12 @@ def _read_meta(meta_path: Path) -> dict:
     if (
         not isinstance(meta, dict)
         or meta.get("format") != FORMAT
-        or meta.get("format_version") != FORMAT_VERSION
         or any(not isinstance(meta.get(name), kind) for name, kind in fields.items())
     ):
         raise IndexMismatchError(damaged)
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"{meta_path.parent}: the similarity index was saved by another version of "
+            f"Vitrina. {REINDEX_HINT}"
+        )
     return meta

@@ -162,6 +162,16 @@ def embedding_chunk(
     return ids, np.stack([decode_vector(row[2], row[1]) for row in rows])
 
 
+def embedded_photos(session: Session, bundle_key: str) -> dict[int, str]:
+    """Photo id -> content hash of every photo with an embedding under this bundle key."""
+    rows = session.execute(
+        select(Photo.id, Photo.sha256)
+        .join(Embedding, Embedding.photo_id == Photo.id)
+        .where(Embedding.bundle_key == bundle_key)
+    )
+    return dict(rows.tuples().all())
+
+
 def _missing_embedding(bundle_key: str) -> ColumnElement[bool]:
     """The one definition of "missing": a photo with no embedding under this bundle key."""
     return ~exists().where(Embedding.photo_id == Photo.id, Embedding.bundle_key == bundle_key)

@@ -175,6 +175,12 @@ class CatalogReads(CatalogSessions):
                 return None
             return decode_vector(row.vector, row.dim)
 
+    def embedded_photos(self, bundle_key: str) -> dict[int, str]:
+        """Photo id -> content hash of the photos embedded by this bundle key: what the
+        similarity index must hold, and which photo each of its vectors must come from."""
+        with self._read("listing embedded photos") as session:
+            return queries.embedded_photos(session, bundle_key)
+
     def photos_missing_embedding(self, bundle_key: str) -> list[int]:
         """Photos the similarity index cannot hold yet (imported without this bundle)."""
         with self._read("looking for photos without embeddings") as session:

@@ -132,6 +132,10 @@ class RemovedPhotos:
     def ids(self) -> list[int]:
         return sorted(photo["id"] for photo in self.photos)
 
+    def sha256(self, photo_id: int) -> str:
+        """The content hash of a removed photo."""
+        return next(photo["sha256"] for photo in self.photos if photo["id"] == photo_id)
+
     def vectors(self, bundle_key: str) -> dict[int, np.ndarray]:
         """Removed id -> embedding by ``bundle_key``, to put back into a similarity index."""
         return {
