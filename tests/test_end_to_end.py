@@ -13,7 +13,7 @@ import pytest
 
 from app import cli
 from app.core.catalog import Catalog
-from app.core.export import NS_RDF
+from app.core.xmp import NS_RDF
 
 pytestmark = pytest.mark.slow
 

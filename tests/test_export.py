@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from app.core import export
 from app.core.catalog.rows import ExportRow, PhotoRow, PredictionRow
 from app.core.errors import VitrinaError
-from app.core.export import NS_DC, NS_RDF
+from app.core.xmp import NS_DC, NS_RDF, NS_VITRINA
 
 RDF_LI = f"{{{NS_RDF}}}li"
 
@@ -37,7 +38,10 @@ def record(path: str = "/photos/a.jpg", photo_id: int = 1, **kw) -> ExportRow:
 
 
 def keywords(data: bytes) -> list[str]:
-    return [li.text for li in ET.fromstring(data).iter(RDF_LI)]
+    """The dc:subject keywords of a sidecar."""
+    return [
+        li.text for li in ET.fromstring(data).iter(f"{{{NS_DC}}}subject") for li in li.iter(RDF_LI)
+    ]
 
 
 @pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "=HYPERLINK(x)"])
@@ -185,7 +189,7 @@ def test_sidecars_go_to_out_dir(tmp_path: Path) -> None:
     out = tmp_path / "xmp"
     empty = record(photo_id=2, accepted={}, free_tags=())
     report = export.write_sidecars([record(), empty], out_dir=out)
-    assert report.written == [out / "a.jpg.xmp"]
+    assert report.written == [out / "photos" / "a.jpg.xmp"]
     assert keywords(report.written[0].read_bytes()) == ["red", "summer"]
 
 
@@ -195,3 +199,109 @@ def test_text_that_looks_escaped_survives_the_round_trip() -> None:
     for text in ("'=x", "'+1", "'plain", "=SUM(A1)"):
         assert unescape_cell(export.escape_cell(text)) == text
     assert export.escape_cell("'=x") == "''=x"
+
+
+def test_control_characters_never_make_invalid_xml(tmp_path: Path) -> None:
+    photo = tmp_path / "a.jpg"
+    target = export.write_sidecar(photo, ["bell\x07", "nul\x00here", "\x1b", "ok\ufffe", "tab\tok"])
+    assert keywords(target.read_bytes()) == ["bell", "nulhere", "ok", "tab\tok"]
+
+
+def test_a_sidecar_an_older_vitrina_broke_with_a_control_character_is_repaired(
+    tmp_path: Path,
+) -> None:
+    photo = tmp_path / "a.jpg"
+    sidecar = tmp_path / "a.jpg.xmp"
+    sidecar.write_bytes(EXISTING.replace(b"<rdf:li>red</rdf:li>", b"<rdf:li>r\x01ed</rdf:li>"))
+    export.write_sidecar(photo, ["red", "dress"])
+    assert keywords(sidecar.read_bytes()) == ["studio", "red", "dress"]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        b"<x:xmpmeta not xml",
+        b'<?xml version="1.0" encoding="bogus"?><x:xmpmeta xmlns:x="adobe:ns:meta/"/>',
+        b"\xff\xfe\x00\x00 not utf-16 either",
+        b"<a>\xff</a>",
+    ],
+)
+def test_a_broken_sidecar_is_reported_with_what_to_do_and_the_rest_go_on(
+    tmp_path: Path, broken: bytes
+) -> None:
+    first, second = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    (tmp_path / "a.jpg.xmp").write_bytes(broken)
+    report = export.write_sidecars([record(path=str(first)), record(str(second), photo_id=2)])
+    assert report.written == [tmp_path / "b.jpg.xmp"]
+    [(path, reason)] = report.failures
+    assert path == str(first) and reason.startswith(f"{tmp_path / 'a.jpg.xmp'}: ")
+    assert "delete it so that Vitrina writes a new one" in reason
+    assert (tmp_path / "a.jpg.xmp").read_bytes() == broken
+
+
+def test_out_dir_keeps_photos_with_one_file_name_apart(tmp_path: Path) -> None:
+    out = tmp_path / "xmp"
+    one = record(path="/shoots/a/shirt.jpg", accepted={"colour": "red"}, free_tags=())
+    two = record(path="/shoots/b/shirt.jpg", photo_id=2, accepted={"colour": "blue"}, free_tags=())
+    report = export.write_sidecars([one, two], out_dir=out)
+    assert report.written == [out / "shoots/a/shirt.jpg.xmp", out / "shoots/b/shirt.jpg.xmp"]
+    assert [keywords(path.read_bytes()) for path in report.written] == [["red"], ["blue"]]
+    assert export.sidecar_path(Path("C:/x/y.jpg"), out).name == "y.jpg.xmp"
+
+
+def test_a_corrected_label_replaces_the_keyword_vitrina_wrote(tmp_path: Path) -> None:
+    photo = tmp_path / "a.jpg"
+    sidecar = tmp_path / "a.jpg.xmp"
+    sidecar.write_bytes(EXISTING)  # another tool wrote "studio" and "red"
+    export.write_sidecar(photo, ["red", "dress", "sale"])
+    export.write_sidecar(photo, ["blue", "skirt", "sale"])
+    assert keywords(sidecar.read_bytes()) == ["studio", "red", "sale", "blue", "skirt"]
+    export.write_sidecar(photo, ["green"])
+    assert keywords(sidecar.read_bytes()) == ["studio", "red", "green"]
+    owned = ET.fromstring(sidecar.read_bytes()).find(f".//{{{NS_VITRINA}}}keywords")
+    assert [li.text for li in owned.iter(RDF_LI)] == ["green"]
+
+
+PACKET = b"""<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<!-- written by another tool -->
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Image::ExifTool 12.40">
+  <!-- keywords below -->
+  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+    <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">
+      <?app-hint keep me?>
+      <dc:subject><rdf:Bag><rdf:li>studio</rdf:li></rdf:Bag></dc:subject>
+    </rdf:Description>
+  </rdf:RDF>
+</x:xmpmeta>
+<!-- trailing note -->
+<?xpacket end="w"?>
+"""
+
+
+def test_xpacket_wrapper_and_comments_are_kept(tmp_path: Path) -> None:
+    photo = tmp_path / "a.jpg"
+    sidecar = tmp_path / "a.jpg.xmp"
+    sidecar.write_bytes(PACKET)
+    export.write_sidecar(photo, ["red"])
+    data = sidecar.read_bytes()
+    assert data.startswith(b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>\n')
+    assert data.endswith(b'</x:xmpmeta>\n<!-- trailing note -->\n<?xpacket end="w"?>\n')
+    for kept in (b"<!-- written by another tool -->", b"<!-- keywords below -->", b"app-hint"):
+        assert kept in data
+    assert keywords(data) == ["studio", "red"]
+
+
+def test_temp_files_a_killed_run_left_are_removed(tmp_path: Path) -> None:
+    stale = tmp_path / ".a.jpg.xmp.k2j4h5g1.tmp"
+    fresh = tmp_path / ".b.jpg.xmp.abcdefgh.tmp"
+    other = tmp_path / ".notes.txt.abcdefgh.tmp"
+    for path in (stale, fresh, other):
+        path.write_bytes(b"<x")
+    hour_ago = time.time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    os.utime(other, (hour_ago, hour_ago))
+    report = export.write_sidecars([record(path=str(tmp_path / "a.jpg"))])
+    assert report.stale_removed == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [fresh.name, other.name, "a.jpg.xmp"]
+    )

@@ -1,7 +1,7 @@
 """CSV, JSON and XMP-sidecar exports of the catalog's tags (CLI and window share them).
 
 CSV cells that a spreadsheet would run as a formula are escaped; every file is written
-atomically, and XMP sidecars merge with the keywords already in them.
+atomically, and XMP sidecars merge with what is already in them (:mod:`app.core.xmp`).
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
-import xml.etree.ElementTree as ET
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,16 +22,18 @@ from typing import TYPE_CHECKING
 
 from app.core.catalog.rows import ExportRow
 from app.core.errors import VitrinaError
+from app.core.xmp import merge_keywords
 
 if TYPE_CHECKING:
     from app.core.catalog import Catalog
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FREE_TAG_SEPARATOR = "; "
+_FREE_TAG_TOKEN = re.compile(r"\\[\\;]|;|[^\\;]+|\\")
 
-NS_X = "adobe:ns:meta/"
-NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-NS_DC = "http://purl.org/dc/elements/1.1/"
 SIDECAR_SUFFIX = ".xmp"
+STALE_TEMP_SECONDS = 60
+_SIDECAR_TEMP = re.compile(r"\..+\.xmp\.[a-z0-9_]{8}\.tmp")  # tempfile.mkstemp's names
 
 
 def keywords(row: ExportRow) -> list[str]:
@@ -44,6 +47,7 @@ class XmpReport:
 
     written: list[Path] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    stale_removed: list[Path] = field(default_factory=list)  # temp files of killed runs
 
 
 # --- writing files ----------------------------------------------------------------
@@ -90,6 +94,32 @@ def needs_escape(text: str) -> bool:
     )
 
 
+def join_free_tags(tags: Iterable[str]) -> str:
+    """A photo's free tags in one CSV cell, separated by ``; ``.
+
+    A ``;`` or ``\\`` inside a tag gets a ``\\`` before it, so that a tag holding ``;``
+    comes back as one tag (:func:`split_free_tags`) instead of two invented ones.
+    """
+    return FREE_TAG_SEPARATOR.join(tag.replace("\\", "\\\\").replace(";", "\\;") for tag in tags)
+
+
+def split_free_tags(cell: str) -> list[str]:
+    """The tags of a cell :func:`join_free_tags` wrote, or a person typed, spaces trimmed.
+
+    Splits on each ``;`` without a ``\\`` before it; ``\\;`` is ``;`` and ``\\\\`` is
+    ``\\``; any other backslash stays as typed (``C:\\shoots`` needs no doubling).
+    """
+    tags, current = [], []
+    for token in _FREE_TAG_TOKEN.findall(cell):
+        if token == ";":
+            tags.append("".join(current))
+            current = []
+        else:
+            current.append(token[1] if token in ("\\\\", "\\;") else token)
+    tags.append("".join(current))
+    return [tag.strip(" ") for tag in tags]  # keep tabs and the like: they are the tag's
+
+
 def families_of(rows: Iterable[ExportRow]) -> list[str]:
     """Every family any row has a tag or suggestion in, sorted."""
     return sorted({family for row in rows for family in (*row.accepted, *row.top)})
@@ -119,7 +149,7 @@ def csv_text(
             if not accepted_only:
                 top = row.top.get(family)
                 cells += [top.label, f"{top.confidence:.4f}"] if top else ["", ""]
-        cells.append("; ".join(row.free_tags))
+        cells.append(join_free_tags(row.free_tags))
         writer.writerow([escape_cell(cell) for cell in cells])
     return out.getvalue()
 
@@ -161,115 +191,48 @@ def json_text(rows: list[ExportRow], accepted_only: bool = False) -> str:
 
 
 def sidecar_path(photo: Path, out_dir: Path | None = None) -> Path:
-    """``<photo name>.xmp`` beside the photo (``shirt.jpg.xmp``), or in ``out_dir``.
+    """``<photo name>.xmp`` beside the photo (``shirt.jpg.xmp``), or under ``out_dir``.
 
     Keeping the photo's suffix in the name stops ``shirt.jpg`` and ``shirt.png`` from
-    sharing one sidecar (the darktable/digiKam convention).
+    sharing one sidecar (the darktable/digiKam convention). Under ``out_dir`` the photo's
+    folders are repeated (``/shoots/a/shirt.jpg`` -> ``OUT/shoots/a/shirt.jpg.xmp``), so
+    two photos with one file name never share a sidecar, whatever a later run adds.
     """
-    folder = out_dir if out_dir is not None else photo.parent
-    return folder / (photo.name + SIDECAR_SUFFIX)
+    if out_dir is None:
+        return photo.parent / (photo.name + SIDECAR_SUFFIX)
+    drive = "".join(c for c in photo.drive if c.isalnum())  # C: -> C, on Windows
+    parts = photo.parent.parts[1:] if photo.anchor else photo.parent.parts
+    folders = [part for part in parts if part not in (".", "..")]
+    return Path(out_dir, drive, *folders, photo.name + SIDECAR_SUFFIX)
 
 
-def _q(ns: str, tag: str) -> str:
-    return f"{{{ns}}}{tag}"
+def remove_stale_temp_files(folder: Path) -> list[Path]:
+    """Delete the temp files of sidecars that a killed ``vitrina xmp`` left in ``folder``.
 
-
-def _register_prefixes(data: bytes) -> None:
-    """Keep the prefixes a sidecar already uses, so a rewrite does not turn them into ns0."""
-    ET.register_namespace("x", NS_X)
-    ET.register_namespace("rdf", NS_RDF)
-    ET.register_namespace("dc", NS_DC)
-    for _, (prefix, uri) in ET.iterparse(io.BytesIO(data), events=("start-ns",)):
-        with contextlib.suppress(ValueError):
-            ET.register_namespace(prefix, uri)
-
-
-def _empty_xmp() -> ET.Element:
-    root = ET.Element(_q(NS_X, "xmpmeta"))
-    rdf = ET.SubElement(root, _q(NS_RDF, "RDF"))
-    ET.SubElement(rdf, _q(NS_RDF, "Description"), {_q(NS_RDF, "about"): ""})
-    return root
-
-
-def merge_keywords(existing: bytes | None, keywords: list[str], source: str = "") -> bytes:
-    """An XMP packet whose ``dc:subject`` bag holds the old keywords plus ``keywords``.
-
-    Everything else in ``existing`` is kept. Raises ``VitrinaError`` when ``existing``
-    is not an XMP packet, so a sidecar another tool wrote is never clobbered.
+    Only names :func:`write_atomic` gives sidecars (``.shirt.jpg.xmp.k2j4h5g1.tmp``) older
+    than STALE_TEMP_SECONDS: a run writing beside this one holds its own for milliseconds.
     """
-    if existing:
-        try:
-            root = ET.fromstring(existing)
-        except ET.ParseError as exc:
-            raise VitrinaError(
-                f"{source}: the existing sidecar is not valid XML ({exc}); "
-                "fix or remove it, then export again."
-            ) from None
-        _register_prefixes(existing)
-    else:
-        _register_prefixes(b"<x/>")
-        root = _empty_xmp()
-    rdf = root if root.tag == _q(NS_RDF, "RDF") else root.find(_q(NS_RDF, "RDF"))
-    if rdf is None:
-        raise VitrinaError(
-            f"{source}: the existing sidecar has no rdf:RDF element; "
-            "fix or remove it, then export again."
-        )
-    subject = _subject(rdf)
-    bag = subject.find(_q(NS_RDF, "Bag"))
-    if bag is None:
-        bag = ET.SubElement(subject, _q(NS_RDF, "Bag"))
-    present = [li.text or "" for li in bag.findall(_q(NS_RDF, "li"))]
-    for word in keywords:
-        if word not in present:
-            ET.SubElement(bag, _q(NS_RDF, "li")).text = word
-            present.append(word)
-    if existing:
-        depth, unit = _layout(root, subject)
-        ET.indent(subject, space=unit, level=depth)
-    else:
-        ET.indent(root, space=" ")
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
-
-
-def _subject(rdf: ET.Element) -> ET.Element:
-    """The first ``dc:subject``, created in the first ``rdf:Description`` where missing."""
-    descriptions = rdf.findall(_q(NS_RDF, "Description"))
-    for description in descriptions:
-        subject = description.find(_q(NS_DC, "subject"))
-        if subject is not None:
-            return subject
-    if descriptions:
-        description = descriptions[0]
-    else:
-        description = ET.SubElement(rdf, _q(NS_RDF, "Description"), {_q(NS_RDF, "about"): ""})
-    return ET.SubElement(description, _q(NS_DC, "subject"))
-
-
-def _layout(root: ET.Element, target: ET.Element) -> tuple[int, str]:
-    """The depth of ``target`` and the indent unit the file uses, to indent what we add alike."""
-    parents = {child: parent for parent in root.iter() for child in parent}
-    depth, node = 0, target
-    while node in parents:
-        node = parents[node]
-        depth += 1
-    parent = parents.get(target)
-    before = ""
-    if parent is not None:
-        siblings = list(parent)
-        index = siblings.index(target)
-        before = (siblings[index - 1].tail if index else parent.text) or ""
-    indent = before.rsplit("\n", 1)[-1]
-    if depth and indent and len(indent) % depth == 0:
-        return depth, indent[: len(indent) // depth]
-    return depth, " "
+    removed = []
+    too_old = time.time() - STALE_TEMP_SECONDS
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if _SIDECAR_TEMP.fullmatch(entry.name) is None:
+                continue
+            with contextlib.suppress(OSError):
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < too_old:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
 
 
 def write_sidecar(photo: Path, keywords: list[str], out_dir: Path | None = None) -> Path:
     """Merge ``keywords`` into the photo's sidecar, written atomically; returns its path."""
     target = sidecar_path(photo, out_dir)
     existing = target.read_bytes() if target.exists() else None
-    write_atomic(target, merge_keywords(existing, keywords, source=str(target)))
+    data = merge_keywords(existing, keywords, source=str(target))
+    if data != existing:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, data)
     return target
 
 
@@ -280,20 +243,29 @@ def write_sidecars(
 ) -> XmpReport:
     """One sidecar per photo with accepted tags; a failure is reported and the rest go on."""
     report = XmpReport()
-    if out_dir is not None:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    swept: set[Path] = set()
     done = 0
     for row in rows:
         words = keywords(row)
         if not words:
             continue
         path = row.photo.path
+        folder = sidecar_path(Path(path), out_dir).parent
+        if folder not in swept:
+            swept.add(folder)
+            report.stale_removed += remove_stale_temp_files(folder)
         try:
             report.written.append(write_sidecar(Path(path), words, out_dir))
         except VitrinaError as exc:
             report.failures.append((path, str(exc)))
         except OSError as exc:
-            report.failures.append((path, f"{path}: sidecar not written ({exc.strerror or exc})."))
+            report.failures.append(
+                (
+                    path,
+                    f"{exc.filename or path}: sidecar not written ({exc.strerror or exc}); make "
+                    "the folder writable, or write the sidecars elsewhere with --out-dir.",
+                )
+            )
         done += 1
         if progress is not None:
             progress(done, path)
