@@ -11,12 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.core import export
+from app.core import export, tag_import
 from app.core.catalog import Catalog
 from app.core.errors import VitrinaError
 from app.core.tag_import import (
     TagRecord,
     apply_tag_records,
+    open_tag_file,
     parse_csv,
     parse_json,
     read_tag_file,
@@ -30,7 +31,10 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-ODD_VALUES = ["=SUM(A1:A9)", "+red", "-20% sale", "@home", "\tindent", "'quoted", "中文 ñ 👗"]
+ODD_VALUES = [
+    *("=SUM(A1:A9)", "+red", "-20% sale", "@home", "\tindent", "'quoted", "中文 ñ 👗"),
+    *("size; fit", "a;;b", "ends;", "C:\\shoots", "back\\;slash", "\\"),
+]
 
 
 def sha(n: int) -> str:
@@ -39,6 +43,15 @@ def sha(n: int) -> str:
 
 def add_photos(catalog: Catalog, folder: Path, count: int) -> list[int]:
     return [catalog.add_photo(str(folder / f"p{n}.jpg"), sha(n), 10, 4, 4).id for n in range(count)]
+
+
+def families_of(catalog: Catalog) -> dict[str, list[str]]:
+    """Every family label the catalog holds, as the bundle would list them."""
+    families: dict[str, list[str]] = {}
+    for row in catalog.export_rows():
+        for family, label in row.accepted.items():
+            families.setdefault(family, []).append(label)
+    return families
 
 
 def tags_of(catalog: Catalog) -> dict[str, tuple[dict[str, str], tuple[str, ...]]]:
@@ -66,12 +79,13 @@ def test_round_trip(tagged: Catalog, tmp_path: Path, fmt: str, accepted_only: bo
     export.export_catalog(tagged, fmt, accepted_only, target)
     fresh = Catalog.open(tmp_path / "fresh.db")
     add_photos(fresh, tmp_path, 4)
-    records = read_tag_file(target)
+    records = list(read_tag_file(target))
     assert all(not r.problem for r in records)
-    report = apply_tag_records(fresh, records, actor="importer")
+    families = families_of(tagged)
+    report = apply_tag_records(fresh, records, actor="importer", families=families)
     assert report.ok and report.written > 0
     assert tags_of(fresh) == tags_of(tagged)
-    again = apply_tag_records(fresh, read_tag_file(target), actor="importer")
+    again = apply_tag_records(fresh, read_tag_file(target), actor="importer", families=families)
     assert again.written == 0 and again.unchanged == report.written
     fresh.close()
 
@@ -112,7 +126,7 @@ def test_rows_are_matched_by_hash_then_path(tmp_path: Path) -> None:
 def test_spreadsheet_resaved_csv(tmp_path: Path) -> None:
     path = tmp_path / "edited.csv"
     path.write_bytes(f"\ufeffpath;sha256;colour\r\n/a.jpg;{sha(3)};'=red\r\n".encode())
-    assert read_tag_file(path) == [TagRecord(2, "/a.jpg", sha(3), {"colour": "=red"}, ())]
+    assert list(read_tag_file(path)) == [TagRecord(2, "/a.jpg", sha(3), {"colour": "=red"}, ())]
 
 
 @pytest.mark.parametrize(
@@ -159,6 +173,129 @@ def test_invalid_utf8_names_the_line(tmp_path: Path) -> None:
     path.write_bytes(b"path,colour\n/a.jpg,red\n/b.jpg,caf\xe9\n")
     with pytest.raises(VitrinaError, match="line 3: is not UTF-8"):
         read_tag_file(path)
+
+
+def test_free_tags_holding_the_separator_come_back_whole() -> None:
+    tags = ["size; fit", "plain", "C:\\shoots", "ends\\", ";"]
+    cell = export.join_free_tags(tags)
+    assert cell == "size\\; fit; plain; C:\\\\shoots; ends\\\\; \\;"
+    assert export.split_free_tags(cell) == tags
+    assert export.split_free_tags("typed; C:\\shoots") == ["typed", "C:\\shoots"]
+
+
+def import_csv(catalog: Catalog, text: str, families=None, **kw):
+    return apply_tag_records(catalog, parse_csv(text, "tags.csv"), families=families, **kw)
+
+
+def test_family_labels_need_the_bundle_to_check_them(tmp_path: Path) -> None:
+    catalog = Catalog.open(tmp_path / "c.db")
+    add_photos(catalog, tmp_path, 2)
+    text = f"path,sha256,colour,free_tags\n,{sha(0)},no-such-colour,sale\n,{sha(1)},,sale\n"
+    report = import_csv(catalog, text)
+    assert [line for line, _ in report.bad] == [2]
+    assert "model bundle" in report.bad[0][1] and "--bundle" in report.bad[0][1]
+    assert tags_of(catalog) == {sha(0): ({}, ()), sha(1): ({}, ("sale",))}
+    report = import_csv(catalog, text, families={"colour": ["red"]})
+    assert (
+        "'no-such-colour' is not a label of family 'colour' (its labels: red)" in (report.bad[0][1])
+    )
+    catalog.close()
+
+
+def test_labels_are_matched_whatever_their_case_and_spaces(tmp_path: Path) -> None:
+    catalog = Catalog.open(tmp_path / "c.db")
+    add_photos(catalog, tmp_path, 1)
+    families = {"category": ["watch", "hat"], "pattern": ["striped", "plain"]}
+    report = import_csv(catalog, f"sha256,Category ,pattern\n{sha(0)},Watch, striped \n", families)
+    assert report.ok and report.written == 2
+    assert tags_of(catalog)[sha(0)] == ({"category": "watch", "pattern": "striped"}, ())
+    catalog.close()
+
+
+@pytest.mark.parametrize("path", ["/photos/a\x00.jpg", "\x00", "/photos/\udcff.jpg"])
+def test_a_path_no_file_can_have_is_a_bad_row(tmp_path: Path, path: str) -> None:
+    catalog = Catalog.open(tmp_path / "c.db")
+    add_photos(catalog, tmp_path, 1)
+    records = parse_json(json.dumps([{"path": path, "free_tags": ["x"]}, {"sha256": sha(0)}]))
+    report = apply_tag_records(catalog, records)
+    assert [line for line, _ in report.bad] == [1]
+    assert "NUL" in report.bad[0][1]
+    catalog.close()
+
+
+@pytest.mark.parametrize(
+    ("free_tag", "why"),
+    [("x" * 201, "at most 200 characters"), ("bell\x07", "control character"), ("\udcff", "UTF-8")],
+)
+def test_a_row_is_checked_whole_before_any_of_it_is_written(
+    tmp_path: Path, free_tag: str, why: str
+) -> None:
+    catalog = Catalog.open(tmp_path / "c.db")
+    add_photos(catalog, tmp_path, 1)
+    records = parse_json(
+        json.dumps([{"sha256": sha(0), "tags": {"colour": "red"}, "free_tags": ["ok", free_tag]}])
+    )
+    report = apply_tag_records(catalog, records, families={"colour": ["red"]})
+    assert len(report.bad) == 1 and why in report.bad[0][1]
+    assert report.written == 0
+    assert tags_of(catalog)[sha(0)] == ({}, ())
+    assert catalog.audit() == []
+    catalog.close()
+
+
+def test_progress_and_cancel_between_rows(tmp_path: Path) -> None:
+    catalog = Catalog.open(tmp_path / "c.db")
+    add_photos(catalog, tmp_path, 5)
+    text = "sha256,free_tags\n" + "".join(f"{sha(n)},t{n}\n" for n in range(5))
+    seen: list[int] = []
+    report = import_csv(catalog, text, progress=seen.append, cancel=lambda: len(seen) == 2)
+    assert report.cancelled and report.rows == 2 and seen == [1, 2]
+    assert [len(free) for _, free in tags_of(catalog).values()] == [1, 1, 0, 0, 0]
+    catalog.close()
+
+
+def test_too_many_rows_is_refused_before_anything_is_applied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tag_import, "MAX_ROWS", 3)
+    path = tmp_path / "tags.csv"
+    path.write_text("sha256,free_tags\n" + "".join(f"{sha(n)},x\n" for n in range(4)))
+    with pytest.raises(VitrinaError, match=r"tags.csv: has more than 3 rows.*Split it"):
+        read_tag_file(path)
+    path.write_text("sha256,free_tags\n" + "".join(f"{sha(n)},x\n" for n in range(3)))
+    assert open_tag_file(path).rows == 3
+
+
+def test_a_big_file_is_read_row_by_row(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = tmp_path / "tags.csv"
+    row = ",".join(["/shoots/2026-11/look-{n:06}.jpg", "{sha}", "red", "sale; summer"])
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("path,sha256,colour,free_tags\n")
+        for n in range(20_000):
+            handle.write(row.format(n=n, sha=sha(n)) + "\n")
+    tracemalloc.start()
+    try:
+        assert open_tag_file(path).rows == 20_000
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert path.stat().st_size > 2 * 2**20
+    assert peak < 2**20, peak
+
+
+def test_a_byte_that_is_not_utf8_far_down_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "tags.csv"
+    path.write_bytes(b"path,colour\n" + b"/a.jpg,red\n" * 5000 + b"/b.jpg,caf\xe9\n")
+    with pytest.raises(VitrinaError, match="line 5002: is not UTF-8"):
+        read_tag_file(path)
+
+
+def test_a_folder_or_missing_file_is_a_message(tmp_path: Path) -> None:
+    for path in (tmp_path, tmp_path / "missing.csv"):
+        with pytest.raises(VitrinaError, match=f"{path}: cannot be read"):
+            read_tag_file(path)
 
 
 # --- fuzzing ------------------------------------------------------------------------------

@@ -1,31 +1,43 @@
 """Read tags back from the CSV or JSON that :mod:`app.core.export` writes, and apply them.
 
 A spreadsheet round trip (export, edit, import) must not lose or invent tags: the
-formula escaping is undone, rows are matched by content hash and then by path, and a
-bad row is reported with its line number instead of stopping the import.
+formula and free-tag escaping are undone, rows are matched by content hash and then by
+path, labels are matched to the bundle's whatever their case and surrounding spaces, and
+a bad row is reported with its line number instead of stopping the import. A row is
+checked whole before anything of it is written.
+
+A file is read twice, streaming: once to check it (file-level errors, the row bound) and
+count its rows, then row by row to apply them; a million rows take the memory of one.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from app.core.errors import VitrinaError
-from app.core.export import needs_escape
+from app.core.export import needs_escape, split_free_tags
+from app.core.tag_input import free_tag_problem, match_name
 
 if TYPE_CHECKING:
     from app.core.catalog import Catalog, PhotoRow
 
-FREE_TAG_SEPARATOR = ";"
+MAX_ROWS = 1_000_000  # ten times the largest catalog Vitrina is built for
+MAX_JSON_BYTES = 256 * 2**20  # JSON is parsed whole; CSV streams
 SHA256 = re.compile(r"[0-9a-f]{64}")
 _SPACE = re.compile(r"[ \t\n\r]*")
+_UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
+_NOT_A_PATH = re.compile("[\x00\ud800-\udfff]")  # no file name holds these
 FIX_HINT = "Fix the file (or export it again with `vitrina export`) and import it again."
+UTF8_HINT = "Save it as UTF-8 (CSV UTF-8 in a spreadsheet) and import it again."
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,8 @@ class TagImportReport:
     unchanged: int = 0
     unmatched: list[tuple[int, str]] = field(default_factory=list)
     bad: list[tuple[int, str]] = field(default_factory=list)
+    rows: int = 0  # rows looked at (all of them unless cancelled)
+    cancelled: bool = False
 
     @property
     def ok(self) -> bool:
@@ -58,28 +72,81 @@ class TagImportReport:
 # --- reading --------------------------------------------------------------------------
 
 
-def read_tag_file(path: Path | str) -> list[TagRecord]:
-    """The records of a CSV or JSON tag file (JSON when the name or first character says so).
+@dataclass(frozen=True)
+class TagFile:
+    """A tag file checked end to end and its row count; :meth:`records` reads it again."""
 
-    Raises VitrinaError naming the file and line when the file cannot be read or parsed;
-    a row that parses but makes no sense comes back with ``problem`` set.
+    path: Path
+    rows: int
+
+    def records(self) -> Iterator[TagRecord]:
+        return _records(self.path)
+
+
+def open_tag_file(path: Path | str) -> TagFile:
+    """Read a CSV or JSON tag file once, to check it before anything is applied.
+
+    Raises VitrinaError naming the file and line when it cannot be read or parsed, or
+    holds more than MAX_ROWS rows; a row that parses but makes no sense is not an error
+    here (its record comes back with ``problem`` set).
     """
     path = Path(path)
+    rows = 0
+    for rows, _record in enumerate(_records(path), start=1):
+        if rows > MAX_ROWS:
+            raise VitrinaError(
+                f"{path}: has more than {MAX_ROWS:,} rows, more than one import takes. "
+                f"Split it into files of at most {MAX_ROWS:,} rows and import each."
+            )
+    return TagFile(path, rows)
+
+
+def read_tag_file(path: Path | str) -> Iterator[TagRecord]:
+    """The records of a tag file, streamed; the whole file is checked before the first."""
+    return open_tag_file(path).records()
+
+
+def _records(path: Path) -> Iterator[TagRecord]:
+    """Records of a CSV or JSON file (JSON when the name or first character says so)."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            start = handle.read(4096).removeprefix(b"\xef\xbb\xbf").lstrip()
+            handle.seek(0)
+            if path.suffix.lower() == ".json" or start[:1] in (b"[", b"{"):
+                yield from _json_records(_json_text(handle, path), str(path))
+            else:
+                yield from _csv_records(_text_lines(handle, path), str(path))
     except OSError as exc:
-        raise VitrinaError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+        raise VitrinaError(
+            f"{path}: cannot be read ({exc.strerror or exc}). Check the name and that you "
+            "may read it, then import it again."
+        ) from None
+
+
+def _json_text(handle: BinaryIO, path: Path) -> str:
+    size = os.fstat(handle.fileno()).st_size
+    if size > MAX_JSON_BYTES:
+        raise VitrinaError(
+            f"{path}: is {size / 2**20:,.0f} MB; a JSON tag file is read whole and may hold "
+            f"at most {MAX_JSON_BYTES // 2**20} MB. Export CSV instead (it is read row by "
+            "row), or split the file."
+        )
+    data = handle.read()
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise VitrinaError(
-            f"{path}: line {line}: is not UTF-8 text. Save it as UTF-8 (CSV UTF-8 in a "
-            "spreadsheet) and import it again."
-        ) from None
-    if path.suffix.lower() == ".json" or text.lstrip()[:1] in ("[", "{"):
-        return parse_json(text, str(path))
-    return parse_csv(text, str(path))
+        raise VitrinaError(f"{path}: line {line}: is not UTF-8 text. {UTF8_HINT}") from None
+
+
+def _text_lines(handle: BinaryIO, path: Path) -> Iterator[str]:
+    """The file's lines (any line ending, kept for the CSV reader), decoded one by one so
+    that a byte that is not UTF-8 is named by its line."""
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    for number, line in enumerate(text, start=1):
+        if _UNDECODED.search(line):
+            raise VitrinaError(f"{path}: line {number}: is not UTF-8 text. {UTF8_HINT}")
+        yield line
 
 
 def unescape_cell(text: str) -> str:
@@ -96,6 +163,8 @@ def _record(line: int, path: object, sha256: object, tags: object, free: object)
     sha256 = "" if sha256 is None else sha256
     if not isinstance(path, str):
         problems.append("path is not text")
+    elif _NOT_A_PATH.search(path):
+        problems.append(f"path {path!r} holds a NUL or bytes that are not UTF-8; no file name can")
     if not isinstance(sha256, str) or (sha256 and not SHA256.fullmatch(sha256.lower())):
         problems.append("sha256 is not 64 hexadecimal digits")
     if not problems and not (path or sha256):
@@ -110,6 +179,8 @@ def _record(line: int, path: object, sha256: object, tags: object, free: object)
     if not isinstance(free, list | tuple) or not all(isinstance(v, str) for v in free):
         problems.append("free_tags is not a list of text")
         free = []
+    free = [tag for tag in free if tag.strip()]
+    problems += [f"free tag {problem}" for problem in filter(None, map(free_tag_problem, free))]
     if problems:
         return TagRecord(line, problem=f"line {line}: {'; '.join(problems)}.")
     return TagRecord(
@@ -117,13 +188,12 @@ def _record(line: int, path: object, sha256: object, tags: object, free: object)
         path,
         sha256.lower(),
         {family: value for family, value in tags.items() if value and value.strip()},
-        tuple(dict.fromkeys(tag for tag in free if tag.strip())),
+        tuple(dict.fromkeys(free)),
     )
 
 
-def _delimiter(text: str) -> str:
+def _delimiter(header: str) -> str:
     """Comma as exported; semicolon or tab when a spreadsheet saved it that way."""
-    header = text.split("\n", 1)[0]
     return max((",", ";", "\t"), key=lambda sep: (header.count(sep), sep == ","))
 
 
@@ -152,20 +222,23 @@ def _columns(header: list[str], source: str) -> tuple[dict[str, int], list[str]]
 
 def parse_csv(text: str, source: str = "CSV") -> list[TagRecord]:
     """Records of the CSV ``vitrina export`` writes (a spreadsheet may have re-saved it)."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    records: list[TagRecord] = []
+    return list(_csv_records(io.StringIO(text, newline=""), source))
+
+
+def _csv_records(lines: Iterable[str], source: str) -> Iterator[TagRecord]:
+    lines = iter(lines)
+    first = next(lines, None)
+    if first is None:
+        raise VitrinaError(f"{source}: is empty; there are no tags to import.")
+    reader = csv.reader(itertools.chain([first], lines), delimiter=_delimiter(first))
     try:
-        header = next(reader, None)
-        if header is None:
-            raise VitrinaError(f"{source}: is empty; there are no tags to import.")
-        positions, families = _columns(header, source)
+        positions, families = _columns(next(reader), source)
         line = reader.line_num + 1
         for row in reader:
-            records.extend(_csv_record(line, row, positions, families))
+            yield from _csv_record(line, row, positions, families)
             line = reader.line_num + 1
     except csv.Error as exc:
         raise VitrinaError(f"{source}: line {reader.line_num}: {exc}. {FIX_HINT}") from None
-    return records
 
 
 def _csv_record(
@@ -179,29 +252,28 @@ def _csv_record(
         )
         return
     cells = {name: unescape_cell(row[i]) for name, i in positions.items()}
-    free = cells.get("free_tags", "").split(FREE_TAG_SEPARATOR)
     yield _record(
         line,
         cells.get("path", "").strip(),
         cells.get("sha256", "").strip(),
         {family: cells[family] for family in families},
-        [tag.strip(" ") for tag in free],  # export joins with '; '; keep tabs and the like
+        split_free_tags(cells.get("free_tags", "")),
     )
 
 
 def parse_json(text: str, source: str = "JSON") -> list[TagRecord]:
     """Records of the JSON ``vitrina export --format json`` writes: a list of photo objects."""
-    records = []
+    return list(_json_records(text, source))
+
+
+def _json_records(text: str, source: str) -> Iterator[TagRecord]:
     for line, item in _json_items(text, source):
         if not isinstance(item, dict):
-            records.append(TagRecord(line, problem=f"line {line}: is not a photo object."))
+            yield TagRecord(line, problem=f"line {line}: is not a photo object.")
             continue
-        records.append(
-            _record(
-                line, item.get("path"), item.get("sha256"), item.get("tags"), item.get("free_tags")
-            )
+        yield _record(
+            line, item.get("path"), item.get("sha256"), item.get("tags"), item.get("free_tags")
         )
-    return records
 
 
 def _json_items(text: str, source: str) -> Iterator[tuple[int, object]]:
@@ -270,15 +342,35 @@ def _find(catalog: Catalog, record: TagRecord) -> PhotoRow | None:
     return None
 
 
-def _label_problem(record: TagRecord, families: Mapping[str, Sequence[str]] | None) -> str:
+def _checked_tags(
+    record: TagRecord, families: Mapping[str, Sequence[str]] | None
+) -> tuple[dict[str, str], str]:
+    """The record's labels as the bundle spells them ("Watch" -> "watch"), or why not."""
+    if not record.tags:
+        return {}, ""
+    where = f"line {record.line}:"
     if families is None:
-        return ""
-    for family, value in record.tags.items():
-        if family not in families:
-            return f"line {record.line}: {family!r} is not a family of the bundle."
-        if value not in families[family]:
-            return f"line {record.line}: {value!r} is not a label of family {family!r}."
-    return ""
+        return {}, (
+            f"{where} family labels are checked against the model bundle, and none is "
+            "loaded; load one (--bundle PATH, or File → Choose bundle…) and import again."
+        )
+    tags: dict[str, str] = {}
+    for typed_family, typed_label in record.tags.items():
+        family = match_name(families, typed_family)
+        if family is None:
+            return {}, (
+                f"{where} {typed_family!r} is not a family of the bundle (its families: "
+                f"{', '.join(families)})."
+            )
+        label = match_name(families[family], typed_label)
+        if label is None:
+            return {}, (
+                f"{where} {typed_label!r} is not a label of family {family!r} (its labels: "
+                f"{', '.join(families[family])})."
+            )
+        if tags.setdefault(family, label) != label:
+            return {}, f"{where} family {family!r} is given twice: {tags[family]!r}, {label!r}."
+    return tags, ""
 
 
 def apply_tag_records(
@@ -286,38 +378,59 @@ def apply_tag_records(
     records: Iterable[TagRecord],
     actor: str | None = None,
     families: Mapping[str, Sequence[str]] | None = None,
+    progress: Callable[[int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> TagImportReport:
     """Set each record's family labels and add its free tags as ``actor``'s decisions.
 
-    Nothing is removed: a tag missing from the file stays. ``families`` (name -> labels),
-    when given, refuses labels the bundle does not know. Unmatched and bad rows are
-    reported and the rest go on.
+    Nothing is removed: a tag missing from the file stays. Family labels are checked
+    against ``families`` (name -> the bundle's labels); without it a row that sets one is
+    refused. Unmatched and bad rows are reported and the rest go on. ``progress(rows)``
+    follows each row; ``cancel()`` is asked before each and stops cleanly.
     """
     report = TagImportReport()
     for record in records:
-        problem = record.problem or _label_problem(record, families)
-        if problem:
-            report.bad.append((record.line, problem))
-            continue
-        photo = _find(catalog, record)
-        if photo is None:
-            report.unmatched.append(
-                (
-                    record.line,
-                    f"line {record.line}: no photo in the catalog has sha256 "
-                    f"{record.sha256 or '(none)'} or path {record.path or '(none)'}.",
-                )
-            )
-            continue
-        try:
-            changes = [catalog.set_tag(photo.id, f, v, actor) for f, v in record.tags.items()]
-            changes += [catalog.add_free_tag(photo.id, tag, actor) for tag in record.free_tags]
-        except VitrinaError as exc:
-            report.bad.append((record.line, f"line {record.line}: {exc}"))
-            continue
-        written = sum(change is not None for change in changes)
-        report.written += written
-        report.unchanged += len(changes) - written
-        if written:
-            report.photos.add(photo.id)
+        if cancel is not None and cancel():
+            report.cancelled = True
+            break
+        _apply(catalog, record, actor, families, report)
+        report.rows += 1
+        if progress is not None:
+            progress(report.rows)
     return report
+
+
+def _apply(
+    catalog: Catalog,
+    record: TagRecord,
+    actor: str | None,
+    families: Mapping[str, Sequence[str]] | None,
+    report: TagImportReport,
+) -> None:
+    """One row: every value is checked before the first is written."""
+    tags, problem = _checked_tags(record, families)
+    problem = record.problem or problem
+    if problem:
+        report.bad.append((record.line, problem))
+        return
+    photo = _find(catalog, record)
+    if photo is None:
+        report.unmatched.append(
+            (
+                record.line,
+                f"line {record.line}: no photo in the catalog has sha256 "
+                f"{record.sha256 or '(none)'} or path {record.path or '(none)'}.",
+            )
+        )
+        return
+    try:
+        changes = [catalog.set_tag(photo.id, f, v, actor) for f, v in tags.items()]
+        changes += [catalog.add_free_tag(photo.id, tag, actor) for tag in record.free_tags]
+    except VitrinaError as exc:
+        report.bad.append((record.line, f"line {record.line}: {exc}"))
+        return
+    written = sum(change is not None for change in changes)
+    report.written += written
+    report.unchanged += len(changes) - written
+    if written:
+        report.photos.add(photo.id)
