@@ -281,3 +281,42 @@ def test_non_float_input_is_refused(tiny_bundle: Path) -> None:
     onnx.save(model, tiny_bundle / "model.onnx")
     with pytest.raises(BundleError, match=r'input "image" takes tensor\(uint8\)'):
         load_bundle(tiny_bundle)
+
+
+@pytest.mark.parametrize("model", ["../model.onnx", "/etc/passwd", "sub/../../model.onnx"])
+def test_a_model_path_outside_the_bundle_is_refused(tiny_bundle: Path, model: str) -> None:
+    edit_manifest(tiny_bundle, lambda m: m.update(model=model))
+    with pytest.raises(BundleError, match="outside the bundle folder"):
+        load_bundle(tiny_bundle)
+
+
+def test_a_set_member_outside_the_set_is_refused(tiny_set_bundle: Path) -> None:
+    edit_manifest(tiny_set_bundle, lambda m: m.update(members=["../elsewhere"]))
+    with pytest.raises(BundleError, match="outside the bundle folder"):
+        load_bundle(tiny_set_bundle)
+
+
+def _swap_softmax(folder: Path, op: str, **attributes) -> None:
+    """Replace the first family's Softmax with ``op``: a graph that runs but answers nonsense."""
+    model = onnx.load(folder / "model.onnx")
+    for i, node in enumerate(model.graph.node):
+        if node.op_type == "Softmax":
+            model.graph.node[i].CopyFrom(
+                helper.make_node(op, list(node.input), list(node.output), **attributes)
+            )
+            break
+    onnx.save(model, folder / "model.onnx")
+
+
+@pytest.mark.parametrize(
+    ("op", "problem"),
+    [("Identity", "outside 0..1|not a probability"), ("Sqrt", "NaN"), ("Sigmoid", "sums to")],
+)
+def test_impossible_outputs_are_the_bundles_fault(tiny_bundle: Path, op: str, problem: str) -> None:
+    """NaN, negative or non-normalised probabilities are refused before anything stores them."""
+    _swap_softmax(tiny_bundle, op)
+    bundle = load_bundle(tiny_bundle)
+    batch = np.concatenate([solid_image_array(rgb) for rgb in ((200, 30, 30), (10, 10, 250))])
+    with pytest.raises(BundleError, match=f"impossible answer.*({problem})") as info:
+        bundle.run(batch)
+    assert "re-export" in str(info.value) and str(bundle.model_path) in str(info.value)

@@ -29,6 +29,8 @@ MANIFEST_NAME = "manifest.json"
 RESIZE_MODES = ("center_crop", "letterbox", "stretch")
 LAYOUTS = ("NCHW", "NHWC")
 FIX_HINT = "Re-export the bundle or fix its manifest.json."
+# Rows of a family output must sum to 1 within this (float32 softmax is off by ~1e-7).
+PROBABILITY_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -335,7 +337,7 @@ class Bundle:
             self.embedding = _parse_embedding(manifest.get("embedding"))
         except _Problem as exc:
             raise BundleError(f"{manifest_path}: {exc}. {FIX_HINT}") from None
-        self.model_path = path / model_name
+        self.model_path = _inside(path, model_name, manifest_path, '"model"')
         if not self.model_path.is_file():
             raise BundleError(
                 f"{self.model_path}: the model file named in manifest.json is missing. "
@@ -357,6 +359,25 @@ class Bundle:
 
     def _fail(self, problem: str) -> BundleError:
         return BundleError(f"{self._manifest_path}: {problem}. {FIX_HINT}")
+
+    def _broken(self, problem: str) -> BundleError:
+        """A graph that runs but answers nonsense: the bundle's fault, never the catalog's,
+        and nothing of it is stored."""
+        return BundleError(
+            f"{self.model_path}: the model gave an impossible answer ({problem}); the bundle "
+            "is damaged or was exported wrongly. Use another bundle or re-export this one."
+        )
+
+    def _check_probabilities(self, family: Family, values: np.ndarray) -> None:
+        output = f'output "{family.output}" of family "{family.name}"'
+        if not np.isfinite(values).all():
+            raise self._broken(f"{output} holds NaN or infinity")
+        if (values < 0).any() or (values > 1 + PROBABILITY_TOLERANCE).any():
+            raise self._broken(f"{output} holds values outside 0..1")
+        sums = values.sum(axis=1)
+        if (np.abs(sums - 1) > PROBABILITY_TOLERANCE).any():
+            worst = float(sums[np.argmax(np.abs(sums - 1))])
+            raise self._broken(f"{output} is not a probability: a row sums to {worst:.3g}")
 
     def _check_graph(self) -> bool:
         """Compare the manifest with the graph; True when the graph fixes the batch to 1."""
@@ -441,6 +462,7 @@ class Bundle:
                     f'family "{family.name}" has {len(family.labels)} labels but output '
                     f'"{family.output}" gives {values.shape[-1]} values'
                 )
+            self._check_probabilities(family, values)
             probabilities[family.name] = values
         embedding = None
         if self.embedding:
@@ -450,6 +472,8 @@ class Bundle:
                     f"embedding.dim is {self.embedding.dim} but output "
                     f'"{self.embedding.output}" gives {embedding.shape[-1]} values'
                 )
+            if not np.isfinite(embedding).all():
+                raise self._broken(f'output "{self.embedding.output}" holds NaN or infinity')
             embedding = l2_normalise(embedding)
         return BundleOutput(probabilities, embedding)
 
@@ -481,7 +505,8 @@ class BundleSet:
         except _Problem as exc:
             raise BundleError(f"{manifest_path}: {exc}. {FIX_HINT}") from None
         self.members: tuple[Bundle, ...] = tuple(
-            _load_member(path / m, manifest_path, threads) for m in members
+            _load_member(_inside(path, m, manifest_path, "a member"), manifest_path, threads)
+            for m in members
         )
         self.families = tuple(f for m in self.members for f in m.families)
         names = [f.name for f in self.families]
@@ -523,6 +548,18 @@ class BundleSet:
         return BundleOutput(probabilities, embedding)
 
     run = run_images
+
+
+def _inside(folder: Path, name: str, manifest_path: Path, what: str) -> Path:
+    """``folder / name``, refused when it leads out of the bundle folder (an absolute path,
+    ``..``, a link elsewhere): a bundle is one self-contained folder."""
+    target = folder / name
+    if not target.resolve().is_relative_to(folder.resolve()):
+        raise BundleError(
+            f"{manifest_path}: {what} {name!r} lies outside the bundle folder {folder}; a bundle "
+            "names only files inside its own folder. Fix manifest.json or re-export the bundle."
+        )
+    return target
 
 
 def _load_member(folder: Path, set_manifest: Path, threads: int | None) -> Bundle:
