@@ -522,3 +522,34 @@ def test_feature_cache_follows_the_weights_contents_not_their_name(tmp_path: Pat
     copy.write_bytes(b"first tail")
     assert cache_folder(tmp_path, "efficientnet_lite0", pre, copy) == first
     assert cache_folder(tmp_path, "efficientnet_lite0", pre, Path("imgsim")) != first
+
+
+def test_fit_refuses_a_folder_that_is_not_a_bundle_before_training(tmp_path: Path) -> None:
+    """`vitrina-train fit --out ~/Documents` used to delete the folder at the end of the run."""
+    from training.outputs import OutputFolderError
+    from training.pipeline import FitConfig, fit
+
+    precious = tmp_path / "Documents"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work")
+    config = FitConfig(data=[tmp_path / "no-such-data"], out=precious)
+    with pytest.raises(OutputFolderError, match="not empty and holds no Vitrina bundle"):
+        fit(config)
+    assert (precious / "thesis.txt").read_text() == "years of work"
+
+
+def test_a_bundle_is_replaced_only_by_a_complete_one(tmp_path: Path) -> None:
+    from training.outputs import check_bundle_output, replacing
+
+    out = tmp_path / "bundle"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"format": "vitrina-bundle", "version": "old"}')
+    check_bundle_output(out)  # a previous bundle may be replaced
+    with pytest.raises(RuntimeError), replacing(out) as staging:
+        (staging / "manifest.json").write_text('{"format": "vitrina-bundle", "version": "new"}')
+        raise RuntimeError("the run failed half-way")
+    assert '"old"' in (out / "manifest.json").read_text()
+    with replacing(out) as staging:
+        (staging / "manifest.json").write_text('{"format": "vitrina-bundle", "version": "new"}')
+    assert '"new"' in (out / "manifest.json").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]  # nothing left beside it

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from training.heads import (
     train_family_head,
 )
 from training.network import VitrinaNet
+from training.outputs import check_bundle_output, replacing
 
 PARITY_ATOL = 1e-4
 # Chosen on validation P@5 (python -m training.embedding_ab, docs/quality.md): neighbours
@@ -247,6 +247,7 @@ def write_bundle(
 
 def fit(config: FitConfig) -> dict:
     """Train, export, calibrate and (with ``config.report``) evaluate a bundle."""
+    check_bundle_output(config.out)
     torch.manual_seed(config.seed)
     prepared = prepare(config)
     heads = train_heads(prepared, config.recipe)
@@ -268,26 +269,25 @@ def fit(config: FitConfig) -> dict:
         for f, s in scores.items()
     }
     sample = _sample_batch(prepared.parts["val"], pre)
-    if config.out.exists():
-        shutil.rmtree(config.out)
-    if config.separate:
-        for family in net.families:
-            member = VitrinaNet(
-                net.backbone, net.descriptor, {family: net.heads[family]}, net.parts
-            )
-            write_bundle(
-                config, member, config.out / family, prepared.labels, thresholds, metrics, sample
-            )
-        write_set_manifest(config.out, config.name + "-separate", config.version, net.families)
-        error = 0.0
-    else:
-        error = write_bundle(config, net, config.out, prepared.labels, thresholds, metrics, sample)
-        if config.quantize:
-            from training.quantize import quantize_if_accurate
+    with replacing(config.out) as staging:
+        if config.separate:
+            for family in net.families:
+                member = VitrinaNet(
+                    net.backbone, net.descriptor, {family: net.heads[family]}, net.parts
+                )
+                write_bundle(
+                    config, member, staging / family, prepared.labels, thresholds, metrics, sample
+                )
+            write_set_manifest(staging, config.name + "-separate", config.version, net.families)
+            error = 0.0
+        else:
+            error = write_bundle(config, net, staging, prepared.labels, thresholds, metrics, sample)
+            if config.quantize:
+                from training.quantize import quantize_if_accurate
 
-            metrics["quantization"] = quantize_if_accurate(config.out, prepared.parts)
-            if metrics["quantization"]["kept"]:
-                thresholds = thresholds_of(config.out)
+                metrics["quantization"] = quantize_if_accurate(staging, prepared.parts)
+                if metrics["quantization"]["kept"]:
+                    thresholds = thresholds_of(staging)
     result = {"thresholds": thresholds, "validation": metrics, "parity": error}
     if config.report is not None:
         result["test"] = report_on_test(
