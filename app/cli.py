@@ -7,19 +7,31 @@ error, 130 interrupted. A VitrinaError is printed as one message, never a traceb
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
+import re
 import signal
 import sys
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from app.cli_commands import COMMANDS
+from app.core import paths
+from app.core.bundle import Bundle, BundleSet, load_bundle
+from app.core.catalog import Catalog
 from app.core.context import AppContext
-from app.core.errors import VitrinaError
+from app.core.errors import BundleError, VitrinaError
 
 OK, SOME_FAILED, FATAL, INTERRUPTED = 0, 1, 2, 130
+# Control characters (C0, DEL, C1) and lone surrogates: a file name's bytes that are not UTF-8.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+log = logging.getLogger("vitrina.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,18 +51,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(text: str) -> str:
+    """``text`` with its control characters escaped (``\\n``), and bytes that are not UTF-8
+    shown as ``\\xff``: a file name cannot split its report line, or forge another."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if "\udc80" <= char <= "\udcff":  # a byte os.fsdecode could not decode
+        return f"\\x{ord(char) - 0xDC00:02x}"
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
 class Console:
-    """Where a command writes: results on ``out``, problems and progress on ``err``."""
+    """Where a command writes: results on ``out``, problems and progress on ``err``; one
+    line per call, escaped by :func:`one_line`."""
 
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
 
     def print(self, *parts: object) -> None:
-        print(*parts, file=self.out)
+        print(one_line(" ".join(map(str, parts))), file=self.out)
 
     def warn(self, *parts: object) -> None:
-        print(*parts, file=self.err)
+        print(one_line(" ".join(map(str, parts))), file=self.err)
 
 
 class Interrupt:
@@ -93,6 +121,58 @@ def _open_window(args: argparse.Namespace, console: Console) -> int:
     return int(run(db=args.db, bundle=args.bundle) or OK)
 
 
+def _checked_bundle(path: str | None) -> Bundle | BundleSet:
+    """The bundle a command needs, loaded before the catalog is opened: a bad --bundle then
+    leaves no new catalog file behind."""
+    folder = Path(path) if path else paths.default_bundle_path()
+    if not folder.exists():
+        raise BundleError(
+            f"No model bundle at {folder}. The default bundle ships in models_onnx/default; "
+            "or train one with `vitrina-train`; then pass its folder with --bundle or set "
+            "VITRINA_BUNDLE."
+        )
+    return load_bundle(folder)
+
+
+def _open_context(args: argparse.Namespace) -> AppContext:
+    if not args.needs_bundle:
+        return AppContext.open(args.db, args.bundle)
+    bundle = _checked_bundle(args.bundle)
+    ctx = AppContext(Catalog.open(args.db), bundle.path)
+    ctx.bundle = bundle  # the one just checked (a cached property: it is not loaded again)
+    return ctx
+
+
+@contextlib.contextmanager
+def _logged() -> Iterator[None]:
+    """Log to the same file as the window while a command runs (notices, unexpected errors)."""
+    root = logging.getLogger()
+    try:
+        handler: logging.Handler = logging.FileHandler(paths.log_file(), encoding="utf-8")
+    except OSError:  # an unwritable data folder must not stop the command
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(min(level, logging.INFO) if level else logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()
+
+
+def _tell_notices(args: argparse.Namespace, ctx: AppContext, console: Console) -> None:
+    """Index maintenance (reconciled, rebuilt) goes to the log; the terminal hears of it only
+    from a command about the index (similar, reindex)."""
+    for notice in ctx.notices:
+        log.info("%s: %s", args.command, notice)
+        if args.index_notices:
+            console.warn(f"vitrina: {notice}")
+
+
 def main(
     argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
@@ -105,10 +185,15 @@ def main(
         return int(exc.code or 0)
     if args.command is None:
         return _open_window(args, console)
+    with _logged():
+        return _run(args, console)
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
     ctx = None
     try:
         with Interrupt() as interrupt:
-            ctx = AppContext.open(args.db, args.bundle)
+            ctx = _open_context(args)
             code = args.run(args, ctx, console, interrupt)
             return INTERRUPTED if interrupt.requested else code
     except VitrinaError as exc:
@@ -124,6 +209,7 @@ def main(
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return OK
     except Exception as exc:
+        log.exception("vitrina %s", args.command)
         if os.environ.get("VITRINA_DEBUG"):
             traceback.print_exc(file=console.err)
         console.warn(
@@ -133,6 +219,5 @@ def main(
         return FATAL
     finally:
         if ctx is not None:
-            for notice in ctx.notices:
-                console.warn(f"vitrina: {notice}")
+            _tell_notices(args, ctx, console)
             ctx.close()

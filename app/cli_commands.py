@@ -1,20 +1,20 @@
-"""The `vitrina` subcommands: each parses its arguments and calls the core."""
+"""The `vitrina` subcommands (a registry, and those on files and the whole catalog); the
+ones on photos named on the command line are in `app.cli_photos`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from app import cli_photos
 from app.core import export, tag_import
-from app.core.catalog import PhotoNotFoundError, PhotoRow
-from app.core.decode import content_hash
-from app.core.errors import VitrinaError
+from app.core.decode import SUPPORTED_SUFFIXES
 from app.core.importer import import_paths, retag_photos
 
 if TYPE_CHECKING:
@@ -27,20 +27,29 @@ Handler = Callable[[argparse.Namespace, "AppContext", "Console", "Interrupt"], i
 
 @dataclass(frozen=True)
 class Command:
-    """One subcommand: its name, help line, arguments and handler."""
+    """One subcommand: its name, help line, arguments and handler.
+
+    ``needs_bundle``: the bundle is loaded (and checked) before the catalog is opened.
+    ``index_notices``: the command is about the similarity index, so its maintenance
+    notices (reconciled, rebuilt) are printed; other commands only log them.
+    """
 
     name: str
     help: str
     handler: Handler
     arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
     example: str = ""
+    needs_bundle: bool = False
+    index_notices: bool = False
 
     def add_to(self, sub: argparse._SubParsersAction) -> None:
         parser = sub.add_parser(
             self.name, help=self.help, description=self.help, epilog=self.example or None
         )
         self.arguments(parser)
-        parser.set_defaults(run=self.handler)
+        parser.set_defaults(
+            run=self.handler, needs_bundle=self.needs_bundle, index_notices=self.index_notices
+        )
 
 
 def _bar(total: int, unit: str = "photo") -> tqdm:
@@ -65,231 +74,26 @@ def _import(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Inter
         con.print(f"moved: {moved.path} (was {moved.was}, which is gone; its tags stay)")
     for failure in report.failures:
         con.warn(f"failed: {failure.reason}")
-    rate = len(report.added) / report.elapsed if report.elapsed > 0 else 0.0
+    for notice in report.notices:
+        con.warn(f"vitrina: {notice}")
+    rate = f" ({len(report.added) / report.elapsed:.1f} photos/s)" if report.added else ""
     moved = f"{len(report.moved)} found at a new path, " if report.moved else ""
     con.print(
         f"Imported {len(report.added)} photo(s), {len(report.duplicates)} duplicate(s), {moved}"
-        f"{len(report.failures)} failed in {report.elapsed:.1f} s ({rate:.1f} photos/s)"
+        f"{len(report.failures)} failed in {report.elapsed:.1f} s{rate}"
         + ("; cancelled before the end." if report.cancelled else ".")
     )
+    if not report.total and not report.failures:
+        con.warn(
+            f"vitrina: no photos found in {', '.join(map(str, args.paths))}. Vitrina imports "
+            f"{' '.join(sorted(SUPPORTED_SUFFIXES))} files, in folders and their subfolders "
+            "(hidden files and folders are skipped); check the path."
+        )
     return OK if report.ok else SOME_FAILED
 
 
 def _import_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="photo files or folders")
-
-
-# --- show / accept / reject / set / tag / untag ---------------------------------------------
-
-
-def _show(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
-    photo = ctx.catalog.resolve(args.photo)
-    con.print(
-        f"photo {photo.id}: {photo.path}  ({photo.width}x{photo.height}, {photo.review_state})"
-    )
-    tags = ctx.catalog.tags(photo.id)
-    decided = {t.family: t for t in tags if t.family is not None}
-    by_family: dict[str, list] = {}
-    for prediction in ctx.catalog.predictions(photo.id):
-        by_family.setdefault(prediction.family, []).append(prediction)
-    for family in sorted(set(by_family) | set(decided)):
-        ranked = by_family.get(family, [])
-        tag = decided.get(family)
-        state = f"  [{tag.status}: {tag.value}, by {tag.source}]" if tag else ""
-        if ranked:
-            top = ranked[0]
-            word = "confident" if top.confident else "uncertain"
-            sign = ">=" if top.confident else "<"
-            con.print(
-                f"  {family:<12} {top.label:<16} {top.confidence:.3f} {sign} "
-                f"{top.threshold:.2f}  {word}{state}"
-            )
-            if len(ranked) > 1:
-                others = ", ".join(f"{p.label} {p.confidence:.3f}" for p in ranked[1:])
-                con.print(f"  {'':<12} runner-ups: {others}")
-        else:
-            con.print(f"  {family:<12} (no suggestion){state}")
-    free = [t.value for t in tags if t.family is None and t.status == "accepted"]
-    if free:
-        con.print(f"  free tags: {', '.join(free)}")
-    return OK
-
-
-def _suggested_label(ctx: AppContext, photo: PhotoRow, family: str, label: str | None) -> str:
-    """The label to accept: the given one if the model suggested it, else the top suggestion."""
-    ranked = [p for p in ctx.catalog.predictions(photo.id) if p.family == family]
-    if not ranked:
-        raise VitrinaError(
-            f"Photo {photo.id} has no suggestion in family {family!r}; to give it a label "
-            f"use `vitrina set {photo.id} {family} LABEL`."
-        )
-    if label is None:
-        return min(ranked, key=lambda p: p.rank).label
-    if label not in {p.label for p in ranked}:
-        raise VitrinaError(
-            f"{label!r} is not among the suggestions for {family!r} of photo {photo.id} "
-            f"({', '.join(p.label for p in ranked)}); to correct the tag use "
-            f"`vitrina set {photo.id} {family} {label}`."
-        )
-    return label
-
-
-def _accept(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
-    photo = ctx.catalog.resolve(args.photo)
-    if args.all_confident:
-        accepted = ctx.catalog.accept_confident(photo.id, thresholds=ctx.thresholds)
-        names = ", ".join(f"{t.family}={t.value}" for t in accepted) or "nothing new"
-        con.print(f"photo {photo.id}: accepted {names}")
-        return OK
-    if not args.family:
-        raise VitrinaError("Say which family to accept (or pass --all-confident).")
-    label = _suggested_label(ctx, photo, args.family, args.label)
-    ctx.catalog.accept(photo.id, args.family, label)
-    con.print(f"photo {photo.id}: {args.family} = {label} (accepted)")
-    return OK
-
-
-def _accept_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("photo", metavar="PHOTO", help="photo id or path")
-    parser.add_argument("family", nargs="?", metavar="FAMILY")
-    parser.add_argument("label", nargs="?", metavar="LABEL", help="default: the top suggestion")
-    parser.add_argument(
-        "--all-confident", action="store_true", help="accept every confident suggestion"
-    )
-
-
-def _reject(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
-    photo = ctx.catalog.resolve(args.photo)
-    ctx.catalog.reject(photo.id, args.family, args.label)
-    con.print(f"photo {photo.id}: {args.family} is not {args.label} (rejected)")
-    return OK
-
-
-def _check_label(ctx: AppContext, family: str, label: str) -> None:
-    """A family's value must be one of the bundle's labels; free text goes through `tag`."""
-    families = {f.name: f for f in ctx.bundle.families}
-    if family not in families:
-        raise VitrinaError(
-            f"{family!r} is not a family of bundle {ctx.bundle.label} (families: "
-            f"{', '.join(families)}). For a free-form tag use `vitrina tag PHOTO TEXT`."
-        )
-    labels = families[family].labels
-    if label not in labels:
-        raise VitrinaError(
-            f"{label!r} is not a label of family {family!r}; its labels are "
-            f"{', '.join(labels)}. For a free-form tag use `vitrina tag PHOTO TEXT`."
-        )
-
-
-def _set(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
-    photo = ctx.catalog.resolve(args.photo)
-    _check_label(ctx, args.family, args.label)
-    ctx.catalog.set_tag(photo.id, args.family, args.label)
-    con.print(f"photo {photo.id}: {args.family} = {args.label} (set)")
-    return OK
-
-
-def _photo_family_label(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("photo", metavar="PHOTO", help="photo id or path")
-    parser.add_argument("family", metavar="FAMILY")
-    parser.add_argument("label", metavar="LABEL")
-
-
-def _tag(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
-    photo = ctx.catalog.resolve(args.photo)
-    text = args.text.strip()
-    if not text:
-        raise VitrinaError("A free-form tag cannot be empty.")
-    ctx.catalog.add_free_tag(photo.id, text)
-    con.print(f"photo {photo.id}: tagged {text!r}")
-    return OK
-
-
-def _untag(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
-    photo = ctx.catalog.resolve(args.photo)
-    if not ctx.catalog.remove_tag(photo.id, None, args.text):
-        raise VitrinaError(f"Photo {photo.id} has no free-form tag {args.text!r}.")
-    con.print(f"photo {photo.id}: untagged {args.text!r}")
-    return OK
-
-
-def _photo_text(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("photo", metavar="PHOTO", help="photo id or path")
-    parser.add_argument("text", metavar="TEXT")
-
-
-# --- remove -----------------------------------------------------------------------------------
-
-
-def _remove(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
-    photos = {photo.id: photo for photo in map(ctx.catalog.resolve, args.photos)}
-    accepted = ctx.catalog.accepted_tag_count(photos)
-    if accepted and not args.yes:
-        raise VitrinaError(
-            f"The {len(photos)} photo(s) carry {accepted} accepted tag(s), which would go with "
-            "them. Export them first (vitrina export --accepted-only -o tags.csv), or add "
-            "--yes to remove the photos anyway."
-        )
-    removed = ctx.remove_photos(photos).ids
-    for photo_id in removed:
-        con.print(f"removed photo {photo_id}: {photos[photo_id].path}")
-    con.print(f"Removed {len(removed)} photo(s) from the catalog; the files stay on disk.")
-    return OK
-
-
-def _remove_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("photos", nargs="+", metavar="PHOTO", help="photo ids or paths")
-    parser.add_argument(
-        "--yes", action="store_true", help="also remove photos that carry accepted tags"
-    )
-
-
-# --- similar ----------------------------------------------------------------------------------
-
-
-def _query_vector(ctx: AppContext, ref: str) -> tuple[object, int | None, str]:
-    """(vector, catalog id to exclude, what was asked) for a catalog photo or an outside file."""
-    try:
-        photo = ctx.catalog.resolve(ref)
-    except PhotoNotFoundError:
-        if not Path(ref).is_file():
-            raise
-        known = ctx.catalog.find_by_hash(content_hash(ref))
-        tagged = ctx.tagger.tag_file(ref)
-        return tagged.embedding, known.id if known else None, ref
-    vector = ctx.catalog.embedding(photo.id, ctx.tagger.embedding_key)
-    if vector is None:
-        raise VitrinaError(
-            f"Photo {photo.id} has no embedding from bundle {ctx.bundle.label}; "
-            "run `vitrina reindex` to compute it."
-        )
-    return vector, photo.id, f"photo {photo.id} ({photo.path})"
-
-
-def _similar(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
-    if args.k < 1:
-        raise VitrinaError("-k must be at least 1.")
-    index = ctx.index
-    if index is None:
-        raise VitrinaError(
-            f"Bundle {ctx.bundle.label} has no embedding output, so it cannot find similar "
-            "photos; use a bundle with an embedding."
-        )
-    vector, exclude, asked = _query_vector(ctx, args.photo)
-    results = index.nearest(vector, args.k, exclude=exclude)
-    con.print(f"most similar to {asked}:")
-    for rank, (photo_id, similarity) in enumerate(results, start=1):
-        con.print(
-            f"{rank:>3}. {similarity:.3f}  photo {photo_id}: {ctx.catalog.get_photo(photo_id).path}"
-        )
-    if not results:
-        con.print("  (no other photo in the index)")
-    return OK
-
-
-def _similar_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("photo", metavar="PHOTO_OR_FILE", help="photo id, path, or outside file")
-    parser.add_argument("-k", type=int, default=10, help="how many (default 10)")
 
 
 # --- export / xmp -----------------------------------------------------------------------------
@@ -316,6 +120,11 @@ def _xmp(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrup
     report = export.write_catalog_sidecars(ctx.catalog, args.out_dir)
     for _path, reason in report.failures:
         con.warn(f"failed: {reason}")
+    if report.stale_removed:
+        con.warn(
+            f"vitrina: removed {len(report.stale_removed)} temporary file(s) an interrupted "
+            "`vitrina xmp` had left beside the sidecars."
+        )
     con.print(
         f"Wrote {len(report.written)} sidecar(s); {len(report.failures)} could not be written."
     )
@@ -367,32 +176,106 @@ def _stats(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interr
     return OK
 
 
+THRESHOLD_COLUMNS = (
+    ("threshold", 9),
+    ("target", 6),
+    ("precision", 9),
+    ("coverage", 8),
+    ("confident in catalog", 20),
+)
+
+
 def _thresholds(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
     shares = ctx.catalog.stats(ctx.thresholds)["confident_share"]
-    con.print(f"bundle {ctx.bundle.label}")
-    for family in ctx.bundle.families:
+    families = ctx.bundle.families
+    width = max(len("family"), *(len(f.name) for f in families))
+    con.print(f"bundle {ctx.bundle.label}: the threshold a suggestion must reach to be confident")
+    con.print(f"  {'family':<{width}}" + "".join(f"  {name:>{w}}" for name, w in THRESHOLD_COLUMNS))
+    for family in families:
         calibration = family.calibration
-        note = ", ".join(f"{k} {v}" for k, v in calibration.items())
-        share = shares.get(family.name)
-        covered = f"; {share:.0%} of the catalog confident" if share is not None else ""
-        con.print(f"  {family.name:<14} {family.threshold:.2f}  ({note}){covered}")
+        cells = (
+            f"{ctx.thresholds.get(family.name, family.threshold):.2f}",
+            _number(calibration.get("target_precision")),
+            _number(calibration.get("precision")),
+            _share(calibration.get("coverage")),
+            _share(shares.get(family.name)),
+        )
+        row = "".join(
+            f"  {cell:>{w}}" for cell, (_, w) in zip(cells, THRESHOLD_COLUMNS, strict=True)
+        )
+        con.print(f"  {family.name:<{width}}{row}")
+    con.print(
+        "  target: the precision the threshold was calibrated for; precision and coverage "
+        "(the share reaching the threshold): measured then."
+    )
+    for family in families:
+        notes = _calibration_notes(family.calibration)
+        if notes:
+            con.print(f"  {family.name}: {'; '.join(notes)}")
     return OK
 
 
+def _number(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, int | float) else "-"
+
+
+def _share(value: object) -> str:
+    return f"{value:.0%}" if isinstance(value, int | float) else "-"
+
+
+def _calibration_notes(calibration: Mapping[str, Any]) -> list[str]:
+    """The rest of a family's calibration as readable phrases, never as a Python dict."""
+    notes = []
+    for key, value in calibration.items():
+        if key in ("target_precision", "precision", "coverage") or value in (None, [], {}):
+            continue
+        if key == "unreached":
+            notes.append(f"target not reached on {_plain(value)}")
+        elif key == "by_source" and isinstance(value, Mapping):
+            notes += [f"{source}: {_plain(figures)}" for source, figures in value.items()]
+        else:
+            notes.append(f"{key.replace('_', ' ')}: {_plain(value)}")
+    return notes
+
+
+def _plain(value: object) -> str:
+    """A manifest value in words: "n 1551, coverage 89%" for a mapping, commas for a list."""
+    if isinstance(value, Mapping):
+        return ", ".join(
+            f"{key} {_share(item) if key == 'coverage' else _plain(item)}"
+            for key, item in value.items()
+        )
+    if isinstance(value, list | tuple):
+        return ", ".join(map(_plain, value))
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
 def _import_tags(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
-    records = tag_import.read_tag_file(args.file)
-    try:
-        families = {family.name: family.labels for family in ctx.bundle.families}
-    except VitrinaError:
-        families = None
-    report = tag_import.apply_tag_records(ctx.catalog, records, families=families)
-    for _line, reason in [*report.bad, *report.unmatched]:
-        con.warn(f"skipped: {reason}")
+    tag_file = tag_import.open_tag_file(args.file)
+    families = {family.name: family.labels for family in ctx.bundle.families}
+    with _bar(tag_file.rows, unit="row") as bar:
+        report = tag_import.apply_tag_records(
+            ctx.catalog,
+            tag_file.records(),
+            families=families,
+            progress=lambda done: bar.update(done - bar.n),
+            cancel=stop,
+        )
+    for _line, reason in sorted([*report.bad, *report.unmatched]):
+        con.warn(f"skipped: {args.file}: {reason}")
+    stopped = f" Stopped after row {report.rows} of {tag_file.rows}." if report.cancelled else ""
     con.print(
         f"Wrote {report.written} tag(s) on {len(report.photos)} photo(s); "
         f"{report.unchanged} already there; {len(report.unmatched)} unmatched, "
-        f"{len(report.bad)} bad row(s)."
+        f"{len(report.bad)} bad row(s).{stopped}"
     )
+    if not report.ok:
+        con.warn(
+            f"vitrina: the skipped rows of {args.file} were not applied (nothing of them); "
+            "fix them and import the file again: rows already applied stay as they are."
+        )
     return OK if report.ok else SOME_FAILED
 
 
@@ -403,58 +286,66 @@ COMMANDS: tuple[Command, ...] = (
         _import,
         _import_args,
         "example: vitrina import ~/shoot/2026-11 extra.jpg",
+        needs_bundle=True,
     ),
     Command(
         "show",
         "tags and suggestions of a photo",
-        _show,
+        cli_photos.show,
         lambda p: p.add_argument("photo", metavar="PHOTO", help="photo id or path"),
         "example: vitrina show 12",
     ),
     Command(
         "accept",
         "accept a suggestion",
-        _accept,
-        _accept_args,
+        cli_photos.accept,
+        cli_photos.accept_args,
         "example: vitrina accept 12 colour   |   vitrina accept 12 --all-confident",
     ),
     Command(
         "reject",
         "reject a suggested label",
-        _reject,
-        _photo_family_label,
+        cli_photos.reject,
+        cli_photos.photo_family_label,
         "example: vitrina reject 12 colour red",
     ),
     Command(
         "set",
         "set a family's label (a correction)",
-        _set,
-        _photo_family_label,
+        cli_photos.set_label,
+        cli_photos.photo_family_label,
         "example: vitrina set 12 category dress",
+        needs_bundle=True,
     ),
     Command(
-        "tag", "add a free-form tag", _tag, _photo_text, "example: vitrina tag 12 'summer sale'"
+        "tag",
+        "add a free-form tag",
+        cli_photos.tag,
+        cli_photos.photo_text,
+        "example: vitrina tag 12 'summer sale'",
     ),
     Command(
         "untag",
         "remove a free-form tag",
-        _untag,
-        _photo_text,
+        cli_photos.untag,
+        cli_photos.photo_text,
         "example: vitrina untag 12 'summer sale'",
     ),
     Command(
         "remove",
         "remove photos from the catalog (the files stay on disk)",
-        _remove,
-        _remove_args,
+        cli_photos.remove,
+        cli_photos.remove_args,
         "example: vitrina remove 12 13 ~/shoot/test.jpg",
     ),
     Command(
         "similar",
         "photos most similar to a photo or an outside file",
-        _similar,
-        _similar_args,
+        cli_photos.similar,
+        cli_photos.similar_args,
         "example: vitrina similar ~/Downloads/look.jpg -k 5",
+        needs_bundle=True,
+        index_notices=True,
     ),
     Command(
         "export",
@@ -476,12 +367,15 @@ COMMANDS: tuple[Command, ...] = (
         _import_tags,
         lambda p: p.add_argument("file", type=Path, metavar="FILE"),
         "example: vitrina import-tags tags.csv",
+        needs_bundle=True,
     ),
     Command(
         "reindex",
         "rebuild the similarity index; re-tag photos the bundle has not seen",
         _reindex,
         example="example: vitrina --bundle models_onnx/v2 reindex",
+        needs_bundle=True,
+        index_notices=True,
     ),
     Command(
         "stats",
@@ -494,5 +388,6 @@ COMMANDS: tuple[Command, ...] = (
         "the bundle's per-family thresholds and their coverage",
         _thresholds,
         example="example: vitrina thresholds",
+        needs_bundle=True,
     ),
 )

@@ -126,7 +126,8 @@ def test_unknown_photo_is_a_clear_error(imported: Run) -> None:
 def test_remove_keeps_accepted_tags_unless_told(imported: Run, photos_dir: Path) -> None:
     assert imported("accept", "1", "colour") == cli.OK
     assert imported("remove", "1", "2") == cli.FATAL
-    assert "1 accepted tag(s)" in imported.err and "--yes" in imported.err
+    assert "1 of the 2 photos carry accepted tags (1 in all): photo 1 (1)" in imported.err
+    assert "--yes" in imported.err
     assert imported("stats") == cli.OK and "photos: 8" in imported.out
     assert imported("remove", "2", str(photos_dir / "longsleeve.jpg")) == cli.OK
     assert "Removed 2 photo(s)" in imported.out and "files stay on disk" in imported.out
@@ -168,7 +169,7 @@ def test_export_csv_json_and_xmp(imported: Run, tmp_path: Path, photos_dir: Path
     assert "Wrote 1 sidecar(s)" in imported.out
     assert len(list(photos_dir.glob("*.xmp"))) == 1
     assert imported("xmp", "--out-dir", str(tmp_path / "side")) == cli.OK
-    assert len(list((tmp_path / "side").glob("*.xmp"))) == 1
+    assert len(list((tmp_path / "side").rglob("*.xmp"))) == 1
 
 
 def test_reindex_rebuilds_and_retags_for_a_new_bundle(imported: Run, tmp_path: Path) -> None:
@@ -237,3 +238,168 @@ def test_import_tags_applies_an_edited_export(imported: Run, tmp_path: Path) -> 
     assert "Wrote 1 tag(s) on 1 photo(s)" in imported.out
     assert imported("show", rows[0]["path"]) == cli.OK
     assert "blue" in imported.out
+
+
+# --- issue 21: messages a new user and a hostile tester met ---------------------------------
+
+
+def needs_bundle(name: str) -> bool:
+    return next(c for c in cli.COMMANDS if c.name == name).needs_bundle
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("import", "x.jpg"),
+        ("set", "1", "colour", "red"),
+        ("similar", "1"),
+        ("reindex",),
+        ("thresholds",),
+        ("import-tags", "tags.csv"),
+    ],
+)
+def test_a_bad_bundle_leaves_no_new_catalog(run: Run, tmp_path: Path, args: tuple) -> None:
+    assert needs_bundle(args[0])
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_text("{not json", encoding="utf-8")
+    for bundle in (tmp_path / "nowhere", broken):
+        assert run(*args, bundle=bundle) == cli.FATAL
+        assert str(bundle) in run.err
+        assert not run.db.exists() and not run.db.with_name(run.db.name + "-wal").exists()
+
+
+def test_index_upkeep_is_logged_not_printed_by_an_import(
+    run: Run, photos_dir: Path, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, names in ((first, "dress hat"), (second, "pants shirt skirt")):
+        folder.mkdir()
+        for name in names.split():
+            (photos_dir / f"{name}.jpg").rename(folder / f"{name}.jpg")
+    assert run("import", str(first)) == cli.OK
+    assert run("import", str(second)) == cli.OK
+    assert run.err == ""
+    log = (tmp_path / "home" / "vitrina.log").read_text(encoding="utf-8")
+    assert "import: Similarity index brought in line" in log
+    (run.db.with_name("catalog.index") / "index.json").write_text("{}")
+    assert run("similar", "1") == cli.OK
+    assert "Rebuilding it now" in run.err  # similar is about the index: it says so
+
+
+def test_an_outside_file_that_is_not_there_says_no_such_file(imported: Run) -> None:
+    assert imported("similar", "/no/such.jpg") == cli.FATAL
+    assert "/no/such.jpg: no such file" in imported.err
+    assert imported("similar", "a" * 5000) == cli.FATAL
+    assert "cannot be read (File name too long)" in imported.err
+    assert len(imported.err) < 400 and "unexpected" not in imported.err
+
+
+def test_an_unknown_id_names_the_catalog_file(imported: Run) -> None:
+    assert imported("show", "99") == cli.FATAL
+    assert f"Photo 99 is not in the catalog {imported.db};" in imported.err
+    assert "Catalog(" not in imported.err
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("show", "²"), "'²' is not a photo id"),
+        (("show", "/x/\x00.jpg"), "holds a NUL"),
+        (("tag", "1", "\udcff"), "bytes that are not UTF-8"),
+        (("tag", "1", "bell\x07"), "control character"),
+        (("tag", "1", "x" * 300), "a tag holds at most 200"),
+        (("untag", "1", "\udcff"), "bytes that are not UTF-8"),
+        (("reject", "1", "colour", "\udcff"), "bytes that are not UTF-8"),
+    ],
+)
+def test_odd_arguments_get_a_clear_message(imported: Run, args: tuple, said: str) -> None:
+    assert imported(*args) == cli.FATAL
+    assert said in imported.err and "unexpected" not in imported.err
+
+
+def test_remove_counts_accepted_tags_photo_by_photo(imported: Run) -> None:
+    assert imported("set", "1", "colour", "red") == cli.OK
+    assert imported("tag", "1", "sale") == cli.OK
+    assert imported("accept", "3", "colour") == cli.OK
+    assert imported("remove", "1", "2", "3") == cli.FATAL
+    assert "2 of the 3 photos carry accepted tags (3 in all): photo 1 (2), photo 3 (1)" in (
+        imported.err
+    )
+    assert imported("remove", "2") == cli.OK
+    assert imported("remove", "3") == cli.FATAL
+    assert "Photo 3 carries 1 accepted tag(s)" in imported.err
+
+
+def test_thresholds_is_a_table(run: Run, tmp_path: Path) -> None:
+    from tinybundle import make_tiny_bundle
+
+    bundle = make_tiny_bundle(tmp_path / "calibrated")
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest["families"][0]["calibration"] = {
+        "target_precision": 0.95,
+        "precision": 0.956,
+        "coverage": 0.8408,
+        "split": "validation, n=2243",
+        "unreached": ["clothing"],
+        "by_source": {"catalog": {"n": 1551, "coverage": 0.8878, "precision": 0.9579}},
+    }
+    (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert run("thresholds", bundle=bundle) == cli.OK
+    assert "{" not in run.out and "[" not in run.out
+    lines = run.out.splitlines()
+    header = "family threshold target precision coverage confident in catalog"
+    assert lines[1].split() == header.split()
+    assert lines[2].split()[1:5] == ["0.50", "0.950", "0.956", "84%"]
+    assert "target not reached on clothing" in run.out
+    assert "catalog: n 1551, coverage 89%, precision 0.958" in run.out
+
+
+def test_importing_an_empty_folder_says_what_it_looked_for(run: Run, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run("import", str(empty)) == cli.OK
+    assert "photos/s" not in run.out
+    assert f"no photos found in {empty}" in run.err and ".jpg" in run.err
+
+
+def test_a_newline_in_a_file_name_stays_on_its_report_line(imported: Run, photos_dir: Path) -> None:
+    import shutil
+
+    odd, undecodable = photos_dir / "new\nline.jpg", photos_dir / "new\nline\udcff.jpg"
+    shutil.copy(photos_dir / "hat.jpg", odd)
+    shutil.copy(photos_dir / "hat.jpg", undecodable)
+    assert imported("import", str(odd), str(undecodable)) == cli.SOME_FAILED
+    [line] = [line for line in imported.out.splitlines() if line.startswith("duplicate:")]
+    assert line.startswith(f"duplicate: {photos_dir}/new\\nline.jpg (same content as")
+    [line] = [line for line in imported.err.splitlines() if line.startswith("failed:")]
+    assert line.startswith(f"failed: {photos_dir}/new\\nline\\xff.jpg: ")
+
+
+def test_set_and_import_tags_take_labels_as_a_spreadsheet_leaves_them(
+    imported: Run, tmp_path: Path
+) -> None:
+    assert imported("set", "1", " Colour", "RED ") == cli.OK
+    assert "photo 1: colour = red (set)" in imported.out
+    assert imported("export", "--accepted-only", "-o", str(tmp_path / "t.csv")) == cli.OK
+    text = (tmp_path / "t.csv").read_text(encoding="utf-8").replace(",red,", ", Blue ,")
+    (tmp_path / "t.csv").write_text(text.replace("colour", "Colour"), encoding="utf-8")
+    assert imported("import-tags", str(tmp_path / "t.csv")) == cli.OK
+    assert imported("show", "1") == cli.OK and "[accepted: blue, by human]" in imported.out
+
+
+def test_import_tags_needs_the_bundle_and_stops_on_ctrl_c(
+    imported: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tags = tmp_path / "tags.csv"
+    tags.write_text("path,colour,free_tags\n" + "".join(f"{n},red,x\n" for n in range(3)))
+    assert imported("import-tags", str(tags), bundle=tmp_path / "nowhere") == cli.FATAL
+    assert "No model bundle" in imported.err
+
+    def stopped(self: cli.Interrupt) -> cli.Interrupt:
+        self.requested = True
+        return self
+
+    monkeypatch.setattr(cli.Interrupt, "__enter__", stopped)
+    assert imported("import-tags", str(tags)) == cli.INTERRUPTED
+    assert "Stopped after row 0 of 3." in imported.out

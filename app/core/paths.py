@@ -30,6 +30,11 @@ def cache_dir() -> Path:
     return base
 
 
+def log_file() -> Path:
+    """Where the window and the command line log what they did and what went wrong."""
+    return data_dir() / "vitrina.log"
+
+
 def default_catalog_path() -> Path:
     return data_dir() / "catalog.sqlite"
 

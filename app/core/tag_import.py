@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from app.core.errors import VitrinaError
 from app.core.export import needs_escape, split_free_tags
-from app.core.tag_input import free_tag_problem, match_name
+from app.core.tag_input import NOT_A_PATH, match_name, tag_text_problem
 
 if TYPE_CHECKING:
     from app.core.catalog import Catalog, PhotoRow
@@ -35,7 +35,6 @@ MAX_JSON_BYTES = 256 * 2**20  # JSON is parsed whole; CSV streams
 SHA256 = re.compile(r"[0-9a-f]{64}")
 _SPACE = re.compile(r"[ \t\n\r]*")
 _UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
-_NOT_A_PATH = re.compile("[\x00\ud800-\udfff]")  # no file name holds these
 FIX_HINT = "Fix the file (or export it again with `vitrina export`) and import it again."
 UTF8_HINT = "Save it as UTF-8 (CSV UTF-8 in a spreadsheet) and import it again."
 
@@ -163,7 +162,7 @@ def _record(line: int, path: object, sha256: object, tags: object, free: object)
     sha256 = "" if sha256 is None else sha256
     if not isinstance(path, str):
         problems.append("path is not text")
-    elif _NOT_A_PATH.search(path):
+    elif NOT_A_PATH.search(path):
         problems.append(f"path {path!r} holds a NUL or bytes that are not UTF-8; no file name can")
     if not isinstance(sha256, str) or (sha256 and not SHA256.fullmatch(sha256.lower())):
         problems.append("sha256 is not 64 hexadecimal digits")
@@ -180,7 +179,7 @@ def _record(line: int, path: object, sha256: object, tags: object, free: object)
         problems.append("free_tags is not a list of text")
         free = []
     free = [tag for tag in free if tag.strip()]
-    problems += [f"free tag {problem}" for problem in filter(None, map(free_tag_problem, free))]
+    problems += [f"free tag {problem}" for problem in filter(None, map(tag_text_problem, free))]
     if problems:
         return TagRecord(line, problem=f"line {line}: {'; '.join(problems)}.")
     return TagRecord(

@@ -1,4 +1,4 @@
-"""Tags as people type them: a bundle's names typed loosely, and free text the catalog can hold.
+"""Text people type: a bundle's names typed loosely, free tags the catalog can hold, paths.
 
 A spreadsheet leaves "Watch" or " striped " where the bundle says "watch" and "striped";
 `vitrina set` and `vitrina import-tags` both read them through :func:`match_name`. A free
@@ -16,6 +16,7 @@ MAX_TAG_LENGTH: int = Tag.__table__.c.value.type.length  # the catalog's tags.va
 # What XML 1.0 cannot hold (C0 controls but tab, newline, CR; U+FFFE/U+FFFF), and lone
 # surrogates: bytes a terminal passed that are not UTF-8 (`vitrina tag 1 $'\xff'`).
 NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+NOT_A_PATH = re.compile("[\x00\ud800-\udfff]")  # no catalog path holds a NUL or undecoded bytes
 
 
 def match_name(names: Iterable[str], text: str) -> str | None:
@@ -28,14 +29,15 @@ def match_name(names: Iterable[str], text: str) -> str | None:
     return next((name for name in names if name.casefold() == folded), None)
 
 
-def free_tag_problem(text: str) -> str | None:
-    """Why ``text`` cannot be a free tag (a sentence without the fix), or None when it can."""
+def tag_text_problem(text: str) -> str | None:
+    """What is wrong with ``text`` as a tag and what to do, or None when a tag can hold it."""
     if not text.strip():
-        return "a free-form tag cannot be empty"
+        return "a tag cannot be empty; give it some text"
     bad = NOT_XML_TEXT.search(text)
+    if bad is not None and "\ud800" <= bad.group() <= "\udfff":
+        return f"{text!r} holds bytes that are not UTF-8; type it again as UTF-8 text"
     if bad is not None:
-        what = "bytes that are not UTF-8" if "\ud800" <= bad.group() <= "\udfff" else None
-        return f"{text!r} holds {what or f'the control character {bad.group()!r}'}"
+        return f"{text!r} holds the control character {bad.group()!r}; take it out"
     if len(text) > MAX_TAG_LENGTH:
-        return f"a tag holds at most {MAX_TAG_LENGTH} characters and this one has {len(text)}"
+        return f"it has {len(text)} characters and a tag holds at most {MAX_TAG_LENGTH}; shorten it"
     return None
