@@ -25,6 +25,7 @@ from app.core.bundle import Bundle, BundleSet, load_bundle
 from app.core.catalog import Catalog
 from app.core.context import AppContext
 from app.core.errors import BundleError, VitrinaError
+from app.qt_libraries import install_hint, window_problem
 
 OK, SOME_FAILED, FATAL, INTERRUPTED = 0, 1, 2, 130
 # Control characters (C0, DEL, C1) and lone surrogates: a file name's bytes that are not UTF-8.
@@ -110,13 +111,14 @@ class Interrupt:
 
 
 def _open_window(args: argparse.Namespace, console: Console) -> int:
+    problem = window_problem()
+    if problem:
+        console.warn(f"vitrina: {problem}")
+        return FATAL
     try:
         from app.ui.main import run
     except ImportError as exc:
-        console.warn(
-            f"vitrina: the window cannot start ({exc}). Use a command instead; "
-            "see `vitrina --help`."
-        )
+        console.warn(f"vitrina: the window cannot start ({exc}). {install_hint()}")
         return FATAL
     return int(run(db=args.db, bundle=args.bundle) or OK)
 
