@@ -208,10 +208,15 @@ def _thresholds(args: argparse.Namespace, ctx: AppContext, con: Console, stop: I
         "  target: the precision the threshold was calibrated for; precision and coverage "
         "(the share reaching the threshold): measured then."
     )
-    for family in families:
-        notes = _calibration_notes(family.calibration)
-        if notes:
-            con.print(f"  {family.name}: {'; '.join(notes)}")
+    notes = {family.name: _calibration_notes(family.calibration) for family in families}
+    first = next(iter(notes.values()), [])
+    shared = [note for note in first if all(note in n for n in notes.values())]
+    for name, own in notes.items():
+        own = [note for note in own if note not in shared] if len(notes) > 1 else own
+        if own:
+            con.print(f"  {name}: {'; '.join(own)}")
+    if shared and len(notes) > 1:
+        con.print(f"  every family: {'; '.join(shared)}")
     return OK
 
 
