@@ -192,7 +192,7 @@ def test_accept_confident_accepts_only_undecided_confident_families(catalog: Cat
     photo = add_sample(catalog, 10)
     accepted = catalog.accept_confident(photo.id, "alice")
     assert [(t.family, t.value) for t in accepted] == [("colour", "red")]
-    assert catalog.get_photo(photo.id).review_state == "reviewed"
+    assert catalog.get_photo(photo.id).review_state == "suggested"  # category is open
     assert catalog.accept_confident(photo.id, "alice") == []
     other = add_sample(catalog, 11)
     catalog.set_tag(other.id, "colour", "black", "bob")

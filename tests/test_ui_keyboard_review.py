@@ -9,9 +9,9 @@ from PIL import Image
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
-from ui_helpers import TIMEOUT, accepted, import_and_wait, settle, wait_review
+from ui_helpers import TIMEOUT, accepted, all_confident, import_and_wait, settle, wait_review
 
-from app.core.catalog import Catalog
+from app.core.catalog import Catalog, PhotoFilter
 from app.ui.label_picker import LabelPicker
 from app.ui.main_window import MainWindow
 
@@ -80,7 +80,8 @@ def test_review_a_shoot_by_keyboard_only(qtbot, window: MainWindow, shoot: Path)
         press(window, Qt.Key.Key_A)
     qtbot.waitUntil(lambda: "last photo" in window.statusBar().currentMessage(), timeout=TIMEOUT)
     settle(window)
-    assert catalog.stats()["review_state"]["reviewed"] == count
+    sure = [pid for pid in ids if all_confident(catalog, pid)]
+    assert catalog.stats()["review_state"]["reviewed"] == len(sure) < count
     for photo_id in ids:
         assert accepted(catalog, photo_id) == confident_tops(catalog, photo_id)
 
@@ -133,7 +134,9 @@ def test_review_a_shoot_by_keyboard_only(qtbot, window: MainWindow, shoot: Path)
     wait_review(qtbot, window, ids[-3])
     rejected = [t for pid in ids for t in catalog.tags(pid) if t.status == "rejected"]
     assert [(t.family, t.value) for t in rejected] == [("category", label)]
-    assert catalog.stats()["review_state"]["reviewed"] == count
+    # A rejection is a decision too: the photo stays reviewed, and no other changed.
+    assert set(catalog.photo_ids(PhotoFilter(review_state="reviewed"))) == set(sure)
+    assert photo in sure
 
 
 def test_end_of_a_filtered_list_says_so_and_keeps_the_photo(
@@ -155,3 +158,36 @@ def test_end_of_a_filtered_list_says_so_and_keeps_the_photo(
     settle(window)
     assert window.ctx.catalog.get_photo(last).review_state == "reviewed"
     assert window.grid.currentIndex().row() == rows - 1
+
+
+def test_a_leaves_an_uncertain_photo_to_review_and_undo_takes_review_back(
+    qtbot, window: MainWindow, photos_dir: Path
+):
+    import_and_wait(qtbot, window, [photos_dir])
+    catalog = window.ctx.catalog
+    row = next(r for r in range(8) if window.model.item(r).name == "longsleeve.jpg")
+    photo = window.model.item(row).id
+    window.controller.select_row(row)
+    wait_review(qtbot, window, photo)
+    assert [f.family for f in window.review.review.families if not f.decision.confident] == [
+        "colour"
+    ]
+    press(window, Qt.Key.Key_A)  # accepts the confident category, moves on
+    settle(window)
+    assert set(accepted(catalog, photo)) == {"category"}
+    assert catalog.get_photo(photo).review_state == "suggested"  # colour is still open
+    qtbot.waitUntil(lambda: window.model.item(row).review_state == "suggested", timeout=TIMEOUT)
+    assert window.model.item(row).uncertain  # the red ? stays until colour is decided
+
+    press(window, Qt.Key.Key_K)
+    wait_review(qtbot, window, photo)
+    press(window, Qt.Key.Key_Down)
+    press(window, Qt.Key.Key_2)  # a correction: colour = its 2nd suggestion
+    settle(window)
+    assert catalog.get_photo(photo).review_state == "reviewed"
+    qtbot.waitUntil(lambda: window.model.item(row).review_state == "reviewed", timeout=TIMEOUT)
+    press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    settle(window)
+    assert "colour" not in accepted(catalog, photo)
+    assert catalog.get_photo(photo).review_state == "suggested"
+    qtbot.waitUntil(lambda: window.model.item(row).review_state == "suggested", timeout=TIMEOUT)

@@ -13,7 +13,16 @@ from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, Qt, QTim
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QToolTip
-from ui_helpers import TIMEOUT, accepted, drop, import_and_wait, open_window, settle, wait_review
+from ui_helpers import (
+    TIMEOUT,
+    accepted,
+    all_confident,
+    drop,
+    import_and_wait,
+    open_window,
+    settle,
+    wait_review,
+)
 
 from app.ui.main_window import MainWindow
 from app.ui.settings import Settings
@@ -97,7 +106,14 @@ def test_bulk_accept_on_selection_and_undo(qtbot, window: MainWindow, photos_dir
     window.grid.selectAll()
     QTest.keyClick(window.grid, Qt.Key.Key_A)
     settle(window)
-    assert catalog.stats()["review_state"]["reviewed"] == 8
+    # A photo with an uncertain family (longsleeve's colour) is still to be reviewed.
+    sure = [pid for pid in catalog.photo_ids() if all_confident(catalog, pid)]
+    assert 0 < len(sure) < 8
+    assert catalog.stats()["review_state"] == {
+        "new": 0,
+        "suggested": 8 - len(sure),
+        "reviewed": len(sure),
+    }
     window.controller.undo_stack.undo()
     settle(window)
     assert not any(accepted(catalog, pid) for pid in catalog.photo_ids())

@@ -82,5 +82,10 @@ def accepted(catalog: Catalog, photo_id: int) -> dict[str | None, str]:
     return {t.family: t.value for t in catalog.tags(photo_id) if t.status == "accepted"}
 
 
+def all_confident(catalog: Catalog, photo_id: int) -> bool:
+    """Every predicted family is confident: A alone makes such a photo reviewed."""
+    return all(p.confidence >= p.threshold for p in catalog.predictions(photo_id) if p.rank == 1)
+
+
 def settle(window: MainWindow) -> None:
     window.controller.wait(10_000)

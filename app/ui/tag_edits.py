@@ -99,7 +99,8 @@ def remove_free_tag(catalog: Catalog, photo_id: int, tag: TagRow) -> EditResult:
 def accept_confident(
     catalog: Catalog, photo_ids: Iterable[int], thresholds: Mapping[str, float]
 ) -> EditResult:
-    """Accept every undecided confident suggestion; the photos count as reviewed."""
+    """Accept every undecided confident suggestion; a photo is reviewed only if no
+    uncertain family is left open, and the undo's removals make it suggested again."""
     ids = sorted(set(photo_ids))
     accepted = catalog.accept_confident_many(ids, thresholds=dict(thresholds))
     written = [(pid, tag) for pid, tags in accepted.items() for tag in tags]

@@ -23,7 +23,8 @@ class TagEdits(CatalogSessions):
     def _edit(
         self, photo_ids: Iterable[int], doing: str, change: Callable[[Session, Photo], T]
     ) -> list[T]:
-        """Apply ``change`` to each photo (locked in id order, no deadlock) in ONE transaction."""
+        """Apply ``change`` to each photo (locked in id order, no deadlock) in ONE transaction,
+        then recompute its review state (so an undo takes "reviewed" back, too)."""
         results = []
         with self._write(doing) as session:
             for photo_id in sorted(set(photo_ids)):
@@ -127,7 +128,8 @@ class TagEdits(CatalogSessions):
         """'Accept all confident': undecided families whose top suggestion is confident.
 
         Uses ``decisions`` (tagging.FamilyDecision-like) when given, else the stored
-        predictions with ``thresholds`` overriding the stored thresholds. Marks reviewed.
+        predictions with ``thresholds`` overriding the stored thresholds. The photo is
+        reviewed only if no family is left undecided (an uncertain one stays open).
         """
         who = actor or slots.default_actor()
 

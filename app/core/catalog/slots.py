@@ -255,18 +255,23 @@ def accept_confident(
         )
         if tag is not None:
             accepted.append(tag)
-    refresh_review_state(session, photo, reviewed=True)
     return accepted
 
 
-def refresh_review_state(session: Session, photo: Photo, *, reviewed: bool = False) -> None:
-    """Reviewed once a human decided every predicted family (or accepted the confident ones)."""
-    if reviewed or photo.review_state == "reviewed":
-        photo.review_state = "reviewed"
-        return
+def refresh_review_state(session: Session, photo: Photo) -> None:
+    """Recompute the photo's review state from its tags, after every edit (an undo too).
+
+    ``reviewed`` once a human decided (accepted, set or rejected) every family the model
+    predicted; accepting the confident ones leaves an uncertain family open, so the photo
+    stays ``suggested`` and taking a decision back makes it ``suggested`` again. A photo
+    without predictions stays ``new``. The one rule, for the CLI and the window alike.
+    """
     predicted = set(
         session.scalars(select(Prediction.family).where(Prediction.photo_id == photo.id).distinct())
     )
+    if not predicted:
+        photo.review_state = "new"
+        return
     decided = set(
         session.scalars(
             select(Tag.family).where(Tag.photo_id == photo.id, Tag.family.is_not(None)).distinct()
