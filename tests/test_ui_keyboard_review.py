@@ -160,6 +160,52 @@ def test_end_of_a_filtered_list_says_so_and_keeps_the_photo(
     assert window.grid.currentIndex().row() == rows - 1
 
 
+def change(qtbot, window: MainWindow) -> None:
+    """C, then wait for the edit and for the keys to be back on the grid."""
+    press(window, Qt.Key.Key_C)
+    settle(window)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.grid, timeout=TIMEOUT)
+
+
+def test_change_label_starts_on_the_current_label(qtbot, window: MainWindow, photos_dir: Path):
+    import_and_wait(qtbot, window, [photos_dir])
+    catalog = window.ctx.catalog
+    first = window.model.item(0).id
+    wait_review(qtbot, window, first)
+    category = window.review.focused_family
+    top = category.decision.top.label
+    assert category.family == "category" and category.labels[0] != top
+
+    # C then Enter, nothing typed: the top suggestion, not the family's first label.
+    chosen: list[str] = []
+    pick_in_dialog("", chosen)
+    change(qtbot, window)
+    assert chosen == [top] and accepted(catalog, first)["category"] == top
+
+    # An accepted label is where the list starts next time.
+    qtbot.waitUntil(lambda: window.review.focused_family.accepted == top, timeout=TIMEOUT)
+    pick_in_dialog("dre", chosen)
+    change(qtbot, window)
+    qtbot.waitUntil(lambda: window.review.focused_family.accepted == "dress", timeout=TIMEOUT)
+    pick_in_dialog("", chosen)
+    change(qtbot, window)
+    assert chosen == [top, "dress", "dress"] and accepted(catalog, first)["category"] == "dress"
+
+    # After R, the rejected suggestion is not where the list starts: the next one is.
+    second = window.model.item(1).id
+    press(window, Qt.Key.Key_J)
+    wait_review(qtbot, window, second)
+    ranked = window.review.focused_family.decision.ranked
+    press(window, Qt.Key.Key_R)
+    settle(window)
+    qtbot.waitUntil(lambda: window.review.focused_family.rejected is not None, timeout=TIMEOUT)
+    pick_in_dialog("", chosen)
+    change(qtbot, window)
+    assert (
+        chosen[-1] == ranked[1].label and accepted(catalog, second)["category"] == ranked[1].label
+    )
+
+
 def test_a_leaves_an_uncertain_photo_to_review_and_undo_takes_review_back(
     qtbot, window: MainWindow, photos_dir: Path
 ):

@@ -60,7 +60,10 @@ def test_drop_review_by_keyboard_similar_and_filter(qtbot, window: MainWindow, p
     assert not any(t.family == focused.family for t in catalog.tags(second))
 
     # Down + C: change the second family through the (patched) searchable list.
-    window.controller.ask_label = lambda labels, family, title: (family, labels[family][-1])
+    window.controller.ask_label = lambda labels, family, title, current: (
+        family,
+        labels[family][-1],
+    )
     QTest.keyClick(window.grid, Qt.Key.Key_Down)
     QTest.keyClick(window.grid, Qt.Key.Key_C)
     settle(window)

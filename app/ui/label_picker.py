@@ -19,7 +19,11 @@ from PySide6.QtWidgets import (
 
 
 class LabelPicker(QDialog):
-    """Pick a label of one family, or (``families`` with several) a family and a label."""
+    """Pick a label of one family, or (``families`` with several) a family and a label.
+
+    ``current`` (the photo's accepted label, else its top suggestion) is selected when
+    the list opens, so Enter without typing keeps it instead of taking the first label.
+    """
 
     def __init__(
         self,
@@ -27,10 +31,12 @@ class LabelPicker(QDialog):
         family: str | None = None,
         title: str = "Change tag",
         parent: QWidget | None = None,
+        current: str | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self._families = {k: tuple(v) for k, v in families.items()}
+        self._current = current if family is not None else None
         self.family = QComboBox()
         self.family.setObjectName("pickerFamily")
         for name in self._families:
@@ -57,19 +63,30 @@ class LabelPicker(QDialog):
         layout.addWidget(self.search)
         layout.addWidget(self.list)
         layout.addWidget(buttons)
-        self.family.currentTextChanged.connect(lambda _: self._fill())
+        self.family.currentTextChanged.connect(lambda _: self._family_changed())
         self.search.textChanged.connect(lambda _: self._fill())
         self._fill()
         self.search.setFocus()
 
+    def _family_changed(self) -> None:
+        """Another family's labels: the current label belonged to the first one."""
+        self._current = None
+        self._fill()
+
     def _fill(self) -> None:
+        """Typing narrows the list and selects the first match; with nothing typed the
+        current label stays selected."""
         text = self.search.text().strip().lower()
         self.list.clear()
-        for label in self._families.get(self.family.currentText(), ()):
-            if text in label.lower():
-                self.list.addItem(label)
-        if self.list.count():
-            self.list.setCurrentRow(0)
+        labels = [
+            label
+            for label in self._families.get(self.family.currentText(), ())
+            if text in label.lower()
+        ]
+        self.list.addItems(labels)
+        if labels:
+            keep = not text and self._current in labels
+            self.list.setCurrentRow(labels.index(self._current) if keep else 0)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Up/Down in the search box move through the list, so hands stay on the keys."""

@@ -88,7 +88,7 @@ class ReviewController(QObject):
         model.reloaded.connect(self._after_reload)
         model.dataChanged.connect(self._rows_loaded)
         self.ask_label: Callable[
-            [Mapping[str, Sequence[str]], str | None, str], tuple[str, str] | None
+            [Mapping[str, Sequence[str]], str | None, str, str | None], tuple[str, str] | None
         ]
         self.ask_label = self._ask_label
         self.ask_text: Callable[[str], str | None] = self._ask_text
@@ -375,10 +375,13 @@ class ReviewController(QObject):
                 "There are no tag families to choose from: load a model bundle first."
             )
             return
-        focused = self.panel.focused_family
-        family = focused.family if focused is not None and len(ids) == 1 else None
+        review = self.panel.review  # the focused family, if it is of the photo to change
+        one = len(ids) == 1 and review is not None and review.photo.id == ids[0]
+        focused = self.panel.focused_family if one else None
+        family = focused.family if focused is not None else None
+        current = focused.current_label if focused is not None else None
         title = "Change tag" if len(ids) == 1 else f"Set a tag on {len(ids)} photos"
-        choice = self.ask_label(labels, family, title)
+        choice = self.ask_label(labels, family, title, current)
         if choice is not None:
             self.set_label(choice[0], choice[1], ids)
 
@@ -398,9 +401,13 @@ class ReviewController(QObject):
         return labels
 
     def _ask_label(
-        self, labels: Mapping[str, Sequence[str]], family: str | None, title: str
+        self,
+        labels: Mapping[str, Sequence[str]],
+        family: str | None,
+        title: str,
+        current: str | None,
     ) -> tuple[str, str] | None:
-        dialog = LabelPicker(labels, family, title, self.window)
+        dialog = LabelPicker(labels, family, title, self.window, current)
         try:
             return dialog.choice() if dialog.exec() else None
         finally:

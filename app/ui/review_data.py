@@ -40,6 +40,15 @@ class FamilyReview:
         return self.tag.value if self.tag and self.tag.status == "rejected" else None
 
     @property
+    def current_label(self) -> str | None:
+        """The label Change (C) starts on: the accepted one, else the best suggestion not
+        rejected (Enter then keeps what the photo shows, not the family's first label)."""
+        if self.accepted:
+            return self.accepted
+        ranked = self.decision.ranked if self.decision is not None else ()
+        return next((s.label for s in ranked if s.label != self.rejected), None)
+
+    @property
     def pending_confident(self) -> bool:
         """Confident and not yet decided by a human: what "accept confident" accepts."""
         return self.tag is None and self.decision is not None and self.decision.confident
