@@ -237,3 +237,34 @@ def test_a_leaves_an_uncertain_photo_to_review_and_undo_takes_review_back(
     assert "colour" not in accepted(catalog, photo)
     assert catalog.get_photo(photo).review_state == "suggested"
     qtbot.waitUntil(lambda: window.model.item(row).review_state == "suggested", timeout=TIMEOUT)
+
+
+def test_enter_escape_and_clear_filters_give_the_keys_back_to_the_grid(
+    qtbot, window: MainWindow, photos_dir: Path
+):
+    import_and_wait(qtbot, window, [photos_dir])
+    catalog = window.ctx.catalog
+    search = window.filter_bar.search
+    for leave in (Qt.Key.Key_Return, Qt.Key.Key_Escape):
+        press(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+        assert QApplication.focusWidget() is search
+        QTest.keyClicks(search, "a")  # typed, not a review key
+        assert search.text() == "a"
+        press(window, leave)
+        assert QApplication.focusWidget() is window.grid
+        assert search.text() == "a"  # the search stays
+    assert not any(accepted(catalog, pid) for pid in catalog.photo_ids())
+
+    press(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    press(
+        window,
+        Qt.Key.Key_F,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert search.text() == "" and QApplication.focusWidget() is window.grid
+    qtbot.waitUntil(lambda: window.model.rowCount() == 8, timeout=TIMEOUT)
+    first = window.model.item(0).id
+    wait_review(qtbot, window, first)
+    press(window, Qt.Key.Key_A)  # reaches the photo, does not type "a"
+    settle(window)
+    assert search.text() == "" and accepted(catalog, first)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -457,3 +458,50 @@ def test_dropping_a_moved_folder_finds_its_photos_again(
     )
     assert "does not exist" not in strip.item(0).toolTip()
     assert accepted(window.ctx.catalog, first_id)["colour"] == "green"
+
+
+def test_counts_and_shares_follow_an_import_while_it_runs(
+    qtbot, window: MainWindow, photos_dir: Path, monkeypatch
+):
+    from app.core import importer
+
+    release = threading.Event()
+    real = importer.import_paths
+
+    def held(*args, **kwargs):  # every photo is in the catalog; the import has not ended
+        report = real(*args, **kwargs)
+        release.wait(TIMEOUT / 1000)
+        return report
+
+    monkeypatch.setattr(importer, "import_paths", held)
+    qtbot.waitUntil(lambda: "0 photos" in window.stats_label.text(), timeout=TIMEOUT)
+    drop(window, [photos_dir])
+    try:
+        qtbot.waitUntil(lambda: "8 photos" in window.stats_label.text(), timeout=TIMEOUT)
+        qtbot.waitUntil(
+            lambda: "confident" in window.thresholds._shares["colour"].text(), timeout=TIMEOUT
+        )
+        assert window.importer.running and window.model.rowCount() == 8
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: not window.importer.running, timeout=TIMEOUT)
+
+
+def test_preview_follows_the_filter(qtbot, window: MainWindow, photos_dir: Path):
+    import_and_wait(qtbot, window, [photos_dir])
+    first = window.model.item(0)
+    wait_review(qtbot, window, first.id)
+    assert first.name == "dress.jpg"
+    window.filter_bar.search.setText("hat")  # hides the photo on show
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.model.item(0) is not None, timeout=TIMEOUT)
+    hat = window.model.item(0).id
+    wait_review(qtbot, window, hat)
+    assert window.preview.caption.text().startswith("hat.jpg")
+    assert window.grid.currentIndex().row() == 0
+
+    window.filter_bar.search.setText("no such photo")
+    qtbot.waitUntil(lambda: window.model.rowCount() == 0, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.review.review is None, timeout=TIMEOUT)
+    assert window.controller.current_id is None and window.preview.caption.text() == ""
+    assert "No photo matches" in window.preview.image.text()

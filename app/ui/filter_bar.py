@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:
@@ -14,12 +15,18 @@ if TYPE_CHECKING:
 
 ANY = "any"
 STATES = ("new", "suggested", "reviewed")
+# Keys that end typing in the search box; the box takes them before the window's
+# shortcuts (Enter = accept confident, Esc = cancel import) can act on photos.
+LEAVE_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)
 
 
 class FilterBar(QWidget):
-    """``changed`` fires when the user changes what the grid should show."""
+    """``changed`` fires when the user changes what the grid should show; ``typing_done``
+    when Enter or Escape ends typing in the search box (the search stays), so the window
+    can give the review keys back to the grid."""
 
     changed = Signal()
+    typing_done = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -45,7 +52,7 @@ class FilterBar(QWidget):
         self._typing.setInterval(200)
         self._typing.timeout.connect(self.changed)
         self.search.textChanged.connect(lambda _: self._typing.start())
-        self.search.returnPressed.connect(self._now)
+        self.search.installEventFilter(self)
         self.family.currentIndexChanged.connect(self._family_changed)
         self.label.currentIndexChanged.connect(lambda _: self.changed.emit())
         self.state.currentIndexChanged.connect(lambda _: self.changed.emit())
@@ -62,9 +69,22 @@ class FilterBar(QWidget):
         layout.addLayout(filters)
         self.set_families({})
 
-    def _now(self) -> None:
-        self._typing.stop()
-        self.changed.emit()
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Enter or Escape: search at once (no wait for the typing pause), leave the box."""
+        if watched is not self.search or not isinstance(event, QKeyEvent):
+            return super().eventFilter(watched, event)
+        if event.key() not in LEAVE_KEYS:
+            return super().eventFilter(watched, event)
+        if event.type() == QEvent.Type.ShortcutOverride:
+            event.accept()  # the key is the box's, not a window shortcut's
+            return True
+        if event.type() == QEvent.Type.KeyPress:
+            if self._typing.isActive():
+                self._typing.stop()
+                self.changed.emit()
+            self.typing_done.emit()
+            return True
+        return super().eventFilter(watched, event)
 
     def set_families(self, labels: Mapping[str, Sequence[str]]) -> None:
         """Offer the bundle's families and labels (kept empty without a bundle)."""

@@ -149,6 +149,7 @@ class MainWindow(QMainWindow):
         self.model.reloaded.connect(self._grid_reloaded)
         self.model.rowsInserted.connect(lambda *_: self._ensure_current())
         self.filter_bar.changed.connect(self.apply_filter)
+        self.filter_bar.typing_done.connect(self.focus_grid)
         self.thresholds.changed.connect(self.set_overrides)
         self.controller.status.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.controller.problem.connect(self.show_problem)
@@ -166,6 +167,14 @@ class MainWindow(QMainWindow):
         self._stats_soon.setSingleShot(True)
         self._stats_soon.setInterval(500)
         self._stats_soon.timeout.connect(self.refresh_stats)
+        # While an import grows the grid, the counts and confident shares follow it, at
+        # most once a second (each is a query in the background).
+        self._counts_soon = QTimer(self)
+        self._counts_soon.setSingleShot(True)
+        self._counts_soon.setInterval(1000)
+        self._counts_soon.timeout.connect(self.refresh_stats)
+        self._counts_soon.timeout.connect(self.refresh_shares)
+        self.model.rowsInserted.connect(self._recount_soon)
 
     # --- catalog ---------------------------------------------------------------------
     def open_catalog(self, location: str, bundle: str) -> None:
@@ -270,7 +279,7 @@ class MainWindow(QMainWindow):
         quiet, self._keep_message = self._keep_message, False
         count = self.model.rowCount()
         if keep is not None:
-            self.model.row_of(keep, lambda row: row >= 0 and self.controller.select_row(row))
+            self.model.row_of(keep, self._select_kept)
         elif at is not None and count:
             self.controller.select_row(min(at, count - 1))
         elif at is not None:
@@ -280,8 +289,20 @@ class MainWindow(QMainWindow):
         if self.filter_bar.active and not quiet:  # a removal or its undo keeps its message
             self.statusBar().showMessage(f"{count:,} photo(s) match the filter.", 4000)
 
+    def _select_kept(self, row: int) -> None:
+        """The photo current before a reload, or, if the filter hides it now, the first
+        photo that matches: the preview never shows a photo the grid does not."""
+        if row >= 0:
+            self.controller.select_row(row)
+        elif self.model.rowCount():
+            self.controller.select_row(0)
+        else:
+            self.controller.clear_current("No photo matches the filter.")
+
     def clear_filters(self) -> None:
+        """Ctrl+Shift+F: show every photo, and give the review keys back to the grid."""
         self.filter_bar.clear()
+        self.focus_grid()
 
     def focus_search(self) -> None:
         self.filter_bar.search.setFocus()
@@ -309,6 +330,11 @@ class MainWindow(QMainWindow):
             on_result=lambda result: self.thresholds.show_shares(*result),
             on_error=self.show_problem,
         )
+
+    def _recount_soon(self) -> None:
+        """Photos came in while an import runs (its end counts them anyway)."""
+        if self.importer.running and not self._counts_soon.isActive():
+            self._counts_soon.start()
 
     def refresh_stats(self) -> None:
         if self.ctx is None:

@@ -109,14 +109,15 @@ class ReviewController(QObject):
             self.writer.failed.connect(self._write_failed)
         self.clear_current()
 
-    def clear_current(self) -> None:
-        """No photo is current (none open, or the last one was removed)."""
+    def clear_current(self, why: str = "") -> None:
+        """No photo is current (none open, the last one was removed, or the filter hides
+        every photo); ``why`` says so in the panel and the preview."""
         self.current_id = None
         self._outside = None
         self._current_sha = ""
-        self.panel.show_review(None)
+        self.panel.show_review(None, why)
         self.preview.show_caption("")
-        self.preview.show_pixmap(None)
+        self.preview.show_pixmap(None, why)
         self.strip.show_message("")
 
     def set_overrides(self, overrides: Mapping[str, float]) -> None:

@@ -31,8 +31,8 @@ OTHER_KEYS: tuple[tuple[str, str], ...] = (
     ("Delete", "Remove the selected photos from the catalog (asks first; files stay on disk)"),
     ("Ctrl+O / Ctrl+Shift+O", "Import photos / a folder"),
     ("Esc", "Cancel the running import"),
-    ("Ctrl+F", "Search tags and file names"),
-    ("Ctrl+Shift+F", "Clear all filters"),
+    ("Ctrl+F", "Search tags and file names; Enter or Esc goes back to the photos"),
+    ("Ctrl+Shift+F", "Clear all filters and go back to the photos"),
     ("F1", "Show this list"),
 )
 
