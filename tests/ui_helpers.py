@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from app.core.catalog import Catalog
 from app.ui.main import create_window
@@ -80,6 +82,20 @@ def wait_review(qtbot, window: MainWindow, photo_id: int) -> None:
 
 def accepted(catalog: Catalog, photo_id: int) -> dict[str | None, str]:
     return {t.family: t.value for t in catalog.tags(photo_id) if t.status == "accepted"}
+
+
+def when_modal(kind: type, act: Callable[[QWidget], object]) -> None:
+    """Act on the next modal dialog of ``kind`` once it shows (opened with exec() or open())."""
+    deadline = time.monotonic() + TIMEOUT / 1000
+
+    def poll() -> None:
+        dialog = QApplication.activeModalWidget()
+        if isinstance(dialog, kind) and dialog.isVisible():
+            act(dialog)
+        elif time.monotonic() < deadline:
+            QTimer.singleShot(20, poll)
+
+    QTimer.singleShot(0, poll)
 
 
 def all_confident(catalog: Catalog, photo_id: int) -> bool:

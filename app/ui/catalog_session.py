@@ -154,6 +154,10 @@ def similar_to_photo(ctx: AppContext, photo_id: int, k: int = SIMILAR_K) -> list
 
 def similar_to_file(ctx: AppContext, path: Path, k: int = SIMILAR_K) -> list[Neighbour]:
     """Neighbours of an outside photo, which is tagged in memory and not imported."""
+    if not has_tagger(ctx):
+        raise VitrinaError(
+            "Finding similar items for a photo needs a model bundle (File → Choose bundle…)."
+        )
     tagged = ctx.tagger.tag_file(path)
     if tagged.embedding is None or ctx.index is None:
         raise VitrinaError(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from app.core.paths import default_catalog_path
 from app.ui import catalog_session
 from app.ui.settings_dialog import SettingsDialog
 
@@ -21,6 +22,15 @@ if TYPE_CHECKING:
 
 PHOTO_FILES = "Photos (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff);;All files (*)"
 TAG_FILES = "Tag files (*.csv *.json);;All files (*)"
+CATALOG_FILES = "Catalog (*.sqlite *.db);;All files (*)"
+
+
+def catalog_folder(location: str) -> str:
+    """Where the catalog dialogs start: the open catalog file's folder (never the file
+    itself, and nothing for a database URL)."""
+    if "://" in location:
+        return ""
+    return str(Path(location).expanduser().parent if location else default_catalog_path().parent)
 
 
 def tag_import_summary(name: str, report: TagImportReport) -> str:
@@ -47,6 +57,7 @@ class FileActions(QObject):
         super().__init__(window)
         self.window = window
         self.summary_box: QMessageBox | None = None
+        self.settings_dialog: SettingsDialog | None = None
 
     # --- photos ----------------------------------------------------------------------
     def choose_photos(self) -> None:
@@ -58,6 +69,20 @@ class FileActions(QObject):
         folder = QFileDialog.getExistingDirectory(self.window, "Import a folder of photos")
         if folder:
             self.window.import_paths([Path(folder)])
+
+    def choose_outside_photo(self) -> None:
+        """File → Find similar to a photo…: the keyboard's way to what a drop on the strip
+        does; the photo is tagged in the background and not imported."""
+        w = self.window
+        if w.ctx is None:
+            w.show_problem("No catalog is open, so there is nothing to compare with.")
+            return
+        if w.bundle_info is None:
+            w.show_problem("Finding similar photos needs a model bundle (File → Choose bundle…).")
+            return
+        path, _ = QFileDialog.getOpenFileName(w, "Find similar to a photo", "", PHOTO_FILES)
+        if path:
+            w.controller.show_outside_neighbours(Path(path))
 
     # --- tags ------------------------------------------------------------------------
     def choose_tag_file(self) -> None:
@@ -105,29 +130,66 @@ class FileActions(QObject):
 
     # --- catalog and bundle ----------------------------------------------------------
     def choose_catalog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self.window,
-            "Open or create a catalog",
-            self.window.settings.catalog or "",
-            "Catalog (*.sqlite *.db)",
-            options=QFileDialog.Option.DontConfirmOverwrite,
+        """File → Open catalog…: an existing catalog file (New catalog… makes one)."""
+        w = self.window
+        path, _ = QFileDialog.getOpenFileName(
+            w, "Open a catalog", catalog_folder(w.catalog_location), CATALOG_FILES
         )
         if path:
-            self.apply_settings(path, self.window.settings.bundle)
+            self.apply_settings(path, w.bundle_location)
+
+    def create_catalog(self) -> None:
+        """File → New catalog…: an empty catalog in a file that does not exist yet."""
+        w = self.window
+        path, _ = QFileDialog.getSaveFileName(
+            w,
+            "New catalog",
+            str(Path(catalog_folder(w.catalog_location)) / "catalog.sqlite"),
+            CATALOG_FILES,
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
+        if not path:
+            return
+        target = Path(path)
+        if not target.suffix:
+            target = target.with_suffix(".sqlite")
+        if target.exists():  # never replace a file; opening it is what Open catalog… does
+            w.show_problem(
+                f"{target} already exists, so it cannot be a new catalog. Choose another "
+                "name, or open it with File → Open catalog…."
+            )
+            return
+        self.apply_settings(str(target), w.bundle_location)
 
     def choose_bundle(self) -> None:
-        settings = self.window.settings
+        w = self.window
         folder = QFileDialog.getExistingDirectory(
-            self.window, "Choose a model bundle folder", settings.bundle
+            w, "Choose a model bundle folder", w.bundle_location
         )
         if folder:
-            self.apply_settings(settings.catalog, folder)
+            self.apply_settings(w.catalog_location, folder)
 
     def edit_settings(self) -> None:
-        settings = self.window.settings
-        dialog = SettingsDialog(settings.catalog, settings.bundle, self.window)
-        if dialog.exec():
-            self.apply_settings(*dialog.values(), now=dialog.apply_now.isChecked())
+        """The dialog starts from the catalog and bundle open now (also after a --db
+        start); it is window-modal but does not block, and the keys go back to the grid."""
+        w = self.window
+        dialog = SettingsDialog(
+            w.catalog_location, w.bundle_location, w, (w.settings.catalog, w.settings.bundle)
+        )
+        dialog.accepted.connect(lambda: self._settings_chosen(dialog))
+        dialog.finished.connect(lambda _: w.focus_grid())
+        dialog.finished.connect(lambda _: dialog.deleteLater())
+        self.settings_dialog = dialog
+        dialog.open()
+
+    def _settings_chosen(self, dialog: SettingsDialog) -> None:
+        """OK without a change changes nothing (no reopen, nothing saved)."""
+        w = self.window
+        catalog, bundle = dialog.values()
+        if (catalog, bundle) == (w.catalog_location, w.bundle_location) and w.ctx is not None:
+            w.statusBar().showMessage("Settings unchanged; the open catalog stays open.", 5000)
+            return
+        self.apply_settings(catalog, bundle, now=dialog.apply_now.isChecked())
 
     def apply_settings(self, catalog: str, bundle: str, now: bool = True) -> None:
         """Keep the choice; reopen at once, or say it waits for the next start."""

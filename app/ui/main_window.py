@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui import catalog_session
-from app.ui.about_dialog import BundleInfo, about_html, show_about
+from app.ui.about_dialog import AboutDialog, BundleInfo, about_html, show_about
 from app.ui.banner import Banner
 from app.ui.catalog_model import CatalogModel
 from app.ui.catalog_session import CatalogGrid, OpenedCatalog
@@ -86,6 +86,10 @@ class MainWindow(QMainWindow):
         self.families: tuple[Family, ...] = ()
         self.overrides: dict[str, float] = {}
         self.catalog_name = ""
+        # What open_catalog was given (a --db/--bundle start beats the settings): the
+        # Settings dialog shows it, so OK without a change keeps this catalog open.
+        self.catalog_location = ""
+        self.bundle_location = ""
         self.bundle_info: BundleInfo | None = None
         self.bundle_problem = ""
         self._grid_reads: CatalogGrid | None = None
@@ -180,6 +184,9 @@ class MainWindow(QMainWindow):
     def open_catalog(self, location: str, bundle: str) -> None:
         """Open a catalog in the background; the window stays usable meanwhile."""
         self._close_context()
+        self.catalog_location, self.bundle_location = location, bundle
+        self.progress.hide()  # the last import's line belongs to the catalog just closed
+        self.stats_label.setText("")
         self.statusBar().showMessage("Opening the catalog…")
         self.review.show_review(None, "Opening the catalog…")
         self.jobs.start(
@@ -496,8 +503,12 @@ class MainWindow(QMainWindow):
     def toggle_thresholds(self) -> None:
         self.panes.threshold_box.setVisible(self.menus.thresholds.isChecked())
 
-    def show_about(self) -> None:
-        show_about(self, about_html(self.catalog_name, self.bundle_info, self.bundle_problem))
+    def show_about(self) -> AboutDialog:
+        dialog = show_about(
+            self, about_html(self.catalog_name, self.bundle_info, self.bundle_problem)
+        )
+        dialog.finished.connect(lambda _: self.focus_grid())
+        return dialog
 
     def show_shortcuts(self) -> None:
         show_shortcuts(self)

@@ -219,13 +219,11 @@ class ReviewController(QObject):
         self.similar_shown.emit(neighbours)
 
     def show_outside_neighbours(self, path: Path) -> None:
+        """Neighbours of a photo from outside the catalog (dropped on the strip, or File →
+        Find similar to a photo…): decoded and tagged in the background, not imported."""
         ctx = self.ctx
         if ctx is None:
-            return
-        if not catalog_session.has_tagger(ctx):
-            self.problem.emit(
-                "Finding similar items for a photo needs a model bundle (File → Choose bundle…)."
-            )
+            self.problem.emit("No catalog is open; open one from the File menu.")
             return
         self._outside = path
         self.strip.show_message(f"Looking for photos like {path.name}…")
@@ -233,7 +231,7 @@ class ReviewController(QObject):
             lambda _: catalog_session.similar_to_file(ctx, path),
             name="similar to outside photo",
             on_result=lambda found: self._outside_loaded(path, found),
-            on_error=self.problem.emit,
+            on_error=lambda message: self._outside_failed(path, message),
         )
 
     def _outside_loaded(self, path: Path, neighbours: list) -> None:
@@ -241,6 +239,12 @@ class ReviewController(QObject):
             return
         self.strip.show_neighbours(f"Similar to {path.name} (not imported)", neighbours)
         self.similar_shown.emit(neighbours)
+
+    def _outside_failed(self, path: Path, message: str) -> None:
+        """The strip says why (an unreadable file, no bundle) instead of "Looking…"."""
+        if path == self._outside:
+            self.strip.show_message(message)
+        self.problem.emit(message)
 
     # --- navigation ------------------------------------------------------------------
     def step(self, delta: int) -> None:

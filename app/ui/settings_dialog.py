@@ -1,10 +1,13 @@
 """File → Settings…: which catalog (a file or a database URL) and which model bundle to use.
 
-Both are kept in the settings; the user decides whether they apply now (the catalog is
-reopened) or at the next start, and the dialog says which will happen.
+The dialog starts from the catalog and bundle open now (a ``--db``/``--bundle`` start
+included), so OK without a change changes nothing. A change is kept in the settings;
+the user decides whether it applies now (the catalog is reopened) or at the next start.
 """
 
 from __future__ import annotations
+
+import html
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -20,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.paths import default_bundle_path, default_catalog_path
+
 CATALOG_HELP = (
     "A catalog file (created if missing), or a SQLAlchemy URL such as "
     "<code>postgresql+psycopg://user@host/vitrina</code> for a shared catalog. "
@@ -28,20 +33,43 @@ CATALOG_HELP = (
 BUNDLE_HELP = "A model bundle folder (with manifest.json). Empty: models_onnx/default."
 
 
-class SettingsDialog(QDialog):
-    """Edit catalog and bundle; ``values()`` and ``apply_now`` tell the window what to do."""
+def saved_note(catalog: str, bundle: str, saved: tuple[str, str]) -> str:
+    """Said when the settings hold other values than the ones open (a --db start, or a
+    change kept for the next start), so the user knows what a plain start opens."""
+    if (catalog, bundle) == saved:
+        return ""
+    names = (saved[0] or "the default catalog", saved[1] or "the default bundle")
+    return (
+        "Open now is not what the settings hold (a <code>--db</code> or <code>--bundle</code> "
+        f"start, or a change kept for the next start): a plain start opens "
+        f"{html.escape(names[0])} with {html.escape(names[1])}. OK after a change saves the "
+        "values above."
+    )
 
-    def __init__(self, catalog: str, bundle: str, parent: QWidget | None = None) -> None:
+
+class SettingsDialog(QDialog):
+    """Edit catalog and bundle; ``values()`` and ``apply_now`` tell the window what to do.
+
+    ``catalog`` and ``bundle`` are what is open now; ``saved`` what the settings hold.
+    """
+
+    def __init__(
+        self,
+        catalog: str,
+        bundle: str,
+        parent: QWidget | None = None,
+        saved: tuple[str, str] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setMinimumWidth(560)
         self.catalog = QLineEdit(catalog)
         self.catalog.setObjectName("settingsCatalog")
-        self.catalog.setPlaceholderText("default catalog")
+        self.catalog.setPlaceholderText(f"the default: {default_catalog_path()}")
         self.bundle = QLineEdit(bundle)
         self.bundle.setObjectName("settingsBundle")
-        self.bundle.setPlaceholderText("models_onnx/default")
-        self.apply_now = QCheckBox("Reopen now (otherwise they apply at the next start)")
+        self.bundle.setPlaceholderText(f"the default: {default_bundle_path()}")
+        self.apply_now = QCheckBox("Reopen now with the changes (otherwise at the next start)")
         self.apply_now.setChecked(True)
         form = QFormLayout()
         form.addRow("Catalog:", self._with_button(self.catalog, "File…", self._browse_catalog))
@@ -55,6 +83,9 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        note = saved_note(catalog, bundle, saved or (catalog, bundle))
+        if note:
+            layout.addWidget(self._help(note))
         layout.addWidget(self.apply_now)
         layout.addWidget(buttons)
         self.catalog.setFocus()
@@ -79,12 +110,9 @@ class SettingsDialog(QDialog):
         return row
 
     def _browse_catalog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self,
-            "Open or create a catalog",
-            self.catalog.text(),
-            "Catalog (*.sqlite *.db);;All files (*)",
-            options=QFileDialog.Option.DontConfirmOverwrite,
+        """An existing catalog file; a new one's name can be typed (File → New catalog…)."""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a catalog", "", "Catalog (*.sqlite *.db);;All files (*)"
         )
         if path:
             self.catalog.setText(path)

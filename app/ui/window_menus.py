@@ -6,6 +6,7 @@ binds the keys (from :mod:`app.ui.shortcuts`) and lays out the menus.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
@@ -17,6 +18,11 @@ from app.ui.shortcuts import REVIEW_KEYS
 
 if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
+
+
+def plain(text: str) -> str:
+    """A menu text without its mnemonic marks, for the status bar ("&&" is a real "&")."""
+    return re.sub(r"&(.)", r"\1", text)
 
 
 class WindowMenus:
@@ -34,7 +40,7 @@ class WindowMenus:
         action = QAction(text, self.window)
         action.setShortcuts([QKeySequence(k) for k in keys])
         action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        action.setStatusTip(tip or text)
+        action.setStatusTip(tip or plain(text))
         action.triggered.connect(lambda _=False: slot())
         self.window.addAction(action)
         return action
@@ -77,6 +83,11 @@ class WindowMenus:
             files.choose_tag_file,
             tip="Apply tags from a CSV or JSON file (an export edited in a spreadsheet)",
         )
+        self.find_similar = self._action(
+            "Find s&imilar to a photo…",
+            files.choose_outside_photo,
+            tip="The catalog's photos most like a photo from outside it (it is not imported)",
+        )
         self.retag = self._action(
             "&Re-tag with this bundle",
             w.retag_catalog,
@@ -85,7 +96,12 @@ class WindowMenus:
         )
         self.cancel_import = self._action("&Cancel import", w.importer.cancel, ["Esc"])
         self.cancel_import.setEnabled(False)
-        self.open_catalog = self._action("&Open catalog…", files.choose_catalog)
+        self.open_catalog = self._action(
+            "&Open catalog…", files.choose_catalog, tip="Open an existing catalog file"
+        )
+        self.new_catalog = self._action(
+            "&New catalog…", files.create_catalog, tip="Start an empty catalog in a new file"
+        )
         self.choose_bundle = self._action("Choose &bundle…", files.choose_bundle)
         self.settings = self._action(
             "&Settings…",
@@ -111,8 +127,9 @@ class WindowMenus:
         file_menu = bar.addMenu("&File")
         groups: tuple[tuple[QAction, ...], ...] = (
             (self.import_files, self.import_folder, self.import_tags),
+            (self.find_similar,),
             (self.retag, self.cancel_import),
-            (self.open_catalog, self.choose_bundle, self.settings),
+            (self.open_catalog, self.new_catalog, self.choose_bundle, self.settings),
             (self.export_csv, self.export_json, self.export_xmp, self.accepted_only),
             (self.quit,),
         )
