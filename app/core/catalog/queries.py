@@ -169,7 +169,7 @@ def embedded_photos(session: Session, bundle_key: str) -> dict[int, str]:
         .join(Embedding, Embedding.photo_id == Photo.id)
         .where(Embedding.bundle_key == bundle_key)
     )
-    return dict(rows.tuples().all())
+    return {photo_id: sha256 for photo_id, sha256 in rows}
 
 
 def _missing_embedding(bundle_key: str) -> ColumnElement[bool]:
