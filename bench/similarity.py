@@ -56,7 +56,7 @@ def real_embeddings(bundle_path: Path, limit: int, seconds: float) -> np.ndarray
         parts, started = [done], time.monotonic()
         for first in range(len(done), wanted, 64):
             images = [tagger.open(p).image for p in photos[first : min(first + 64, wanted)]]
-            parts.append(np.stack([vector for _probs, vector in tagger.tag_images(images)]))
+            parts.append(np.stack([tagged.embedding for tagged in tagger.tag_images(images)]))
             if time.monotonic() - started > seconds:
                 break
         done = np.concatenate(parts)

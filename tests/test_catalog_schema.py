@@ -117,3 +117,38 @@ def test_write_while_another_program_holds_the_lock(tmp_path: Path) -> None:
             assert catalog.accept(photo.id, "colour", "red", "alice") is not None
     finally:
         other.close()
+
+
+def test_upgrading_recomputes_review_states_older_versions_set_too_eagerly(
+    catalog_url: str,
+) -> None:
+    """Before 0002, accepting the confident tags marked a photo reviewed even with a family
+    left undecided; the upgrade applies the rule of slots.refresh_review_state."""
+    from alembic import command
+    from alembic.config import Config
+
+    from app.core.catalog.engine import MIGRATIONS
+
+    engine = create_engine(catalog_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        photos = "INSERT INTO photos (id, path, sha256, size_bytes, width, height, added_at, "
+        photos += "review_state) VALUES (:id, :p, :s, 1, 1, 1, CURRENT_TIMESTAMP, 'reviewed')"
+        tags = "INSERT INTO tags (photo_id, family, value, source, status, updated_at, "
+        tags += "updated_by, version_id) VALUES (:id, :f, 'x', 'human', 'accepted', "
+        tags += "CURRENT_TIMESTAMP, 'me', 1)"
+        prediction = "INSERT INTO predictions (photo_id, bundle, family, label, confidence, "
+        prediction += "rank, threshold) VALUES (:id, 'b', :f, 'x', 0.9, 1, 0.5)"
+        for photo_id in (1, 2, 3):
+            connection.execute(text(photos), {"id": photo_id, "p": f"/{photo_id}", "s": photo_id})
+        for photo_id, family in ((1, "colour"), (1, "category"), (2, "colour"), (2, "category")):
+            connection.execute(text(prediction), {"id": photo_id, "f": family})
+        for photo_id, family in ((1, "colour"), (1, "category"), (2, "colour")):
+            connection.execute(text(tags), {"id": photo_id, "f": family})
+    engine.dispose()
+    with Catalog.open(catalog_url) as catalog:
+        states = {p.id: p.review_state for p in catalog.list_photos(limit=10)}
+    assert states == {1: "reviewed", 2: "suggested", 3: "new"}

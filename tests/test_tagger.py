@@ -21,7 +21,7 @@ def test_batches_give_the_same_results(tiny_bundle: Path, photos_dir: Path) -> N
     small = Tagger(bundle, batch_size=3).tag_images(images)
     large = Tagger(bundle, batch_size=16).tag_images(images)
     assert len(small) == len(large) == 8
-    for (p1, e1), (p2, e2) in zip(small, large, strict=True):
+    for (p1, e1, _), (p2, e2, _) in zip(small, large, strict=True):
         assert p1.keys() == {"category", "colour"}
         np.testing.assert_allclose(p1["colour"], p2["colour"], atol=1e-6)
         np.testing.assert_allclose(e1, e2, atol=1e-6)
@@ -32,7 +32,7 @@ def test_batches_give_the_same_results(tiny_bundle: Path, photos_dir: Path) -> N
 def test_colour_is_read_from_the_photo(tiny_bundle: Path) -> None:
     tagger = Tagger(load_bundle(tiny_bundle))
     images = [Image.new("RGB", (60, 40), label_colour("colour", c)) for c in ("red", "blue")]
-    (red_probs, _), (blue_probs, _) = tagger.tag_images(images)
+    (red_probs, _, _), (blue_probs, _, _) = tagger.tag_images(images)
     red = decide(red_probs, tagger.families)[1]
     assert red.top.label == "red" and red.confident
     assert decide(blue_probs, tagger.families)[1].top.label == "blue"
@@ -42,7 +42,7 @@ def test_similar_photos_have_similar_embeddings(tiny_bundle: Path) -> None:
     tagger = Tagger(load_bundle(tiny_bundle))
     colours = [(200, 30, 30), (190, 40, 35), (30, 40, 200)]
     red, dark_red, blue = (
-        v for _, v in tagger.tag_images([Image.new("RGB", (9, 9), c) for c in colours])
+        v for _, v, _ in tagger.tag_images([Image.new("RGB", (9, 9), c) for c in colours])
     )
     assert float(red @ dark_red) > 0.99
     assert float(red @ blue) < float(red @ dark_red) - 0.1

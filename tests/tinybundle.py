@@ -76,8 +76,10 @@ def build_model(
     layout: str = "NCHW",
     fixed_batch: bool = False,
     seed: int = 0,
+    features: bool = True,
 ) -> onnx.ModelProto:
-    """The ONNX graph: image -> mean colour -> per-family softmax + L2-normalised embedding."""
+    """The ONNX graph: image -> mean colour -> per-family softmax + L2-normalised embedding,
+    and the mean colour itself as the ``features`` a catalog learns from."""
     h, w = size
     batch: int | str = 1 if fixed_batch else "N"
     shape = [batch, 3, h, w] if layout == "NCHW" else [batch, h, w, 3]
@@ -104,6 +106,9 @@ def build_model(
         nodes.append(helper.make_node("Gemm", ["feat", "w_emb", "b_emb"], ["raw_emb"]))
         nodes.append(helper.make_node("LpNormalization", ["raw_emb"], ["embedding"], axis=1, p=2))
         outputs.append(helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [batch, dim]))
+    if features:
+        nodes.append(helper.make_node("Identity", ["feat"], ["features"]))
+        outputs.append(helper.make_tensor_value_info("features", TensorProto.FLOAT, [batch, 3]))
     graph = helper.make_graph(nodes, "tiny", inputs, outputs, initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = IR_VERSION
@@ -121,6 +126,7 @@ def make_manifest(
     version: str = "1",
     thresholds: Mapping[str, float] | None = None,
     applies_to: Mapping[str, dict] | None = None,
+    features: bool = True,
 ) -> dict:
     """A model-bundle manifest (docs/bundle.md) matching :func:`build_model`.
 
@@ -166,6 +172,8 @@ def make_manifest(
             "normalized": True,
             "description": "random projection of the mean colour, L2-normalised",
         }
+    if features:
+        manifest["features"] = {"output": "features", "dim": 3, "description": "mean colour"}
     return manifest
 
 
@@ -182,6 +190,7 @@ def make_tiny_bundle(
     thresholds: Mapping[str, float] | None = None,
     seed: int = 0,
     applies_to: Mapping[str, dict] | None = None,
+    features: bool = True,
 ) -> Path:
     """Write ``model.onnx`` + ``manifest.json`` into ``directory`` and return the folder.
 
@@ -190,10 +199,19 @@ def make_tiny_bundle(
     families = families if families is not None else DEFAULT_FAMILIES
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    model = build_model(families, dim, size, layout, fixed_batch, seed)
+    model = build_model(families, dim, size, layout, fixed_batch, seed, features)
     onnx.save(model, directory / "model.onnx")
     manifest = make_manifest(
-        families, dim, size, resize, layout, name, version, thresholds, applies_to
+        families,
+        dim,
+        size,
+        resize,
+        layout,
+        name,
+        version,
+        thresholds,
+        applies_to,
+        features=features,
     )
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return directory

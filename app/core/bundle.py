@@ -79,10 +79,21 @@ class EmbeddingSpec:
     description: str
 
 
+@dataclass(frozen=True)
+class FeaturesSpec:
+    """A compact per-photo description for what a catalog learns from its reviews
+    (app.core.learning): standardised, so one penalty fits every dimension."""
+
+    output: str
+    dim: int
+    description: str
+
+
 @dataclass
 class BundleOutput:
     probabilities: dict[str, np.ndarray]  # family -> (N, K) float32
     embedding: np.ndarray | None  # (N, D) float32, L2-normalised
+    features: np.ndarray | None = None  # (N, F) float32, for learning from reviews
 
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
@@ -222,6 +233,19 @@ def _parse_embedding(data: Any) -> EmbeddingSpec | None:
     )
 
 
+def _parse_features(data: Any) -> FeaturesSpec | None:
+    if data is None:
+        return None
+    _need(isinstance(data, dict), '"features" must be an object')
+    output = _text(data, "output", "features.")
+    dim = data.get("dim")
+    _need(
+        isinstance(dim, int) and not isinstance(dim, bool) and dim > 0,
+        f'"features.dim" must be a positive integer, not {dim!r}',
+    )
+    return FeaturesSpec(output, dim, str(data.get("description", "")))
+
+
 def _read_manifest(manifest_path: Path) -> dict:
     try:
         text = manifest_path.read_text(encoding="utf-8")
@@ -335,6 +359,7 @@ class Bundle:
             if check_gates:
                 _check_gates(self.families)
             self.embedding = _parse_embedding(manifest.get("embedding"))
+            self.features = _parse_features(manifest.get("features"))
         except _Problem as exc:
             raise BundleError(f"{manifest_path}: {exc}. {FIX_HINT}") from None
         self.model_path = _inside(path, model_name, manifest_path, '"model"')
@@ -421,6 +446,9 @@ class Bundle:
         if self.embedding:
             dim = self.embedding.dim
             expected.append((self.embedding.output, dim, "embedding", f"dim {dim}"))
+        if self.features:
+            dim = self.features.dim
+            expected.append((self.features.output, dim, "features", f"dim {dim}"))
         for output, size, owner, what in expected:
             if output not in outputs:
                 raise self._fail(
@@ -440,6 +468,8 @@ class Bundle:
         names = [f.output for f in self.families]
         if self.embedding:
             names.append(self.embedding.output)
+        if self.features:
+            names.append(self.features.output)
         try:
             if self._fixed_batch:
                 parts = [
@@ -464,7 +494,16 @@ class Bundle:
                 )
             self._check_probabilities(family, values)
             probabilities[family.name] = values
-        embedding = None
+        embedding = features = None
+        if self.features:
+            features = np.asarray(results.pop(), dtype=np.float32)
+            if features.ndim != 2 or features.shape[1] != self.features.dim:
+                raise self._fail(
+                    f"features.dim is {self.features.dim} but output "
+                    f'"{self.features.output}" gives {features.shape[-1]} values'
+                )
+            if not np.isfinite(features).all():
+                raise self._broken(f'output "{self.features.output}" holds NaN or infinity')
         if self.embedding:
             embedding = np.asarray(results[-1], dtype=np.float32)
             if embedding.ndim != 2 or embedding.shape[1] != self.embedding.dim:
@@ -475,7 +514,7 @@ class Bundle:
             if not np.isfinite(embedding).all():
                 raise self._broken(f'output "{self.embedding.output}" holds NaN or infinity')
             embedding = l2_normalise(embedding)
-        return BundleOutput(probabilities, embedding)
+        return BundleOutput(probabilities, embedding, features)
 
     def run_images(self, images: Sequence[Image.Image]) -> BundleOutput:
         """Preprocess RGB images per the manifest and run them as one batch."""
@@ -527,6 +566,12 @@ class BundleSet:
             if dims
             else None
         )
+        feature_dims = [m.features.dim for m in self.members if m.features]
+        self.features = (
+            FeaturesSpec("features", sum(feature_dims), "members' features, concatenated")
+            if feature_dims
+            else None
+        )
         members_digest = hashlib.sha256("\n".join(m.key for m in self.members).encode())
         dim = self.embedding.dim if self.embedding else 0
         self.key = f"{self.name}@{self.version}/{dim}/{members_digest.hexdigest()[:12]}"
@@ -545,7 +590,9 @@ class BundleSet:
         probabilities = {k: v for out in outputs for k, v in out.probabilities.items()}
         parts = [out.embedding for out in outputs if out.embedding is not None]
         embedding = l2_normalise(np.concatenate(parts, axis=1)) if parts else None
-        return BundleOutput(probabilities, embedding)
+        described = [out.features for out in outputs if out.features is not None]
+        features = np.concatenate(described, axis=1) if described else None
+        return BundleOutput(probabilities, embedding, features)
 
     run = run_images
 

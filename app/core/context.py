@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from app.core import paths
-from app.core.bundle import Bundle, BundleSet, load_bundle
+from app.core.adaptation import Adaptation
+from app.core.bundle import Bundle, BundleSet, Family, load_bundle
 from app.core.catalog import Catalog, RemovedPhotos
 from app.core.errors import BundleError, IndexMismatchError
 from app.core.similarity import SimilarityIndex, photo_mark
@@ -69,6 +70,21 @@ class AppContext:
     @cached_property
     def tagger(self) -> Tagger:
         return Tagger(self.bundle)
+
+    @cached_property
+    def adaptation(self) -> Adaptation:
+        """The bundle's families as this catalog learned to see them (app.core.adaptation)."""
+        return Adaptation.load(self.catalog, self.bundle)
+
+    @property
+    def families(self) -> tuple[Family, ...]:
+        """The families suggestions are decided with: labels and thresholds the catalog
+        learned from its reviews where it did, else the bundle's."""
+        return self.adaptation.families
+
+    def reload_adaptation(self) -> None:
+        """Read the learned corrections again (after learning or forgetting)."""
+        self.__dict__.pop("adaptation", None)
 
     @property
     def index_dir(self) -> Path:

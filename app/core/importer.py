@@ -20,22 +20,24 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from app.core.adaptation import pack_probabilities
 from app.core.catalog import DuplicatePhotoError, NewPhoto, PhotoRow
+from app.core.catalog.rows import Retagged
 from app.core.decode import (
     SUPPORTED_SUFFIXES,
     DecodedPhoto,
     PhotoFile,
     decode_photo,
+    open_photo,
     read_photo,
 )
 from app.core.errors import CatalogError, VitrinaError
 from app.core.similarity import photo_mark
-from app.core.tagging import decide
 
 if TYPE_CHECKING:
     from app.core.catalog import Catalog
     from app.core.context import AppContext
-    from app.core.tagger import Tagger
+    from app.core.tagger import Tagged, Tagger
 
 Progress = Callable[[int, int, Path], None]
 Cancel = Callable[[], bool]
@@ -222,6 +224,7 @@ class _Item:
     sha256: str
     size: int
     decoded: Future[DecodedPhoto]
+    photo_id: int | None = None  # a catalog photo tagged again
 
 
 def _reason(path: Path, exc: BaseException) -> str:
@@ -314,8 +317,24 @@ class _Importer:
         self.report.failures.append(Failure(path, _reason(path, exc)))
         self.tick(path)
 
+    def stage_known(
+        self, pool: ThreadPoolExecutor, photos: list[PhotoRow], min_side: int
+    ) -> list[_Item]:
+        """Start decoding catalog photos to tag them again."""
+        return [
+            _Item(
+                Path(p.path),
+                p.sha256,
+                p.size_bytes,
+                pool.submit(open_photo, p.path, min_side),
+                p.id,
+            )
+            for p in photos
+        ]
+
     def process(self, items: list[_Item]) -> None:
-        """Wait for the decodes, tag the batch, and write it in one transaction."""
+        """Wait for the decodes, tag the batch, and write it in one transaction (new photos,
+        or new suggestions of catalog photos tagged again)."""
         ready: list[tuple[_Item, DecodedPhoto]] = []
         for item in items:
             try:
@@ -327,16 +346,53 @@ class _Importer:
         results = _tag_batch(self.ctx.tagger, [decoded.image for _, decoded in ready])
         if self.stopped():
             return
-        tagged: list[tuple[_Item, NewPhoto]] = []
+        tagged: list[tuple[_Item, DecodedPhoto, Tagged]] = []
         for (item, decoded), result in zip(ready, results, strict=True):
             if isinstance(result, Exception):
                 self.fail(item.path, result)
             else:
-                tagged.append((item, self.new_photo(item, decoded, result)))
-        self.write([new for _, new in tagged], [item.path for item, _ in tagged])
+                tagged.append((item, decoded, result))
+        if tagged and tagged[0][0].photo_id is not None:
+            self.rewrite(tagged)
+        else:
+            news = [self.new_photo(item, decoded, result) for item, decoded, result in tagged]
+            self.write(news, [item.path for item, _, _ in tagged])
 
-    def new_photo(self, item: _Item, decoded: DecodedPhoto, result: tuple) -> NewPhoto:
-        probabilities, embedding = result
+    def rewrite(self, tagged: list[tuple[_Item, DecodedPhoto, Tagged]]) -> None:
+        """New suggestions, embeddings and features of catalog photos, in one transaction."""
+        tagger, adaptation = self.ctx.tagger, self.ctx.adaptation
+        items = [
+            Retagged(
+                photo_id=item.photo_id,
+                bundle_label=tagger.bundle.label,
+                decisions=adaptation.decide(
+                    result.probabilities, result.features, self.ctx.thresholds
+                ),
+                bundle_key=tagger.embedding_key,
+                embedding=result.embedding,
+                features=result.features,
+                probabilities=_packed(tagger, result),
+            )
+            for item, _, result in tagged
+            if item.photo_id is not None
+        ]
+        try:
+            self.ctx.catalog.record_tagging(items)
+        except CatalogError as exc:
+            for item, _, _ in tagged:
+                self.fail(item.path, exc)
+            return
+        embedded = [(item, result) for item, _, result in tagged if result.embedding is not None]
+        for item, _, _ in tagged:
+            self.report.added.append(int(item.photo_id))
+            self.tick(item.path)
+        self.grow_index(
+            [int(item.photo_id) for item, _ in embedded],
+            [result.embedding for _, result in embedded],
+            [photo_mark(item.sha256) for item, _ in embedded],
+        )
+
+    def new_photo(self, item: _Item, decoded: DecodedPhoto, result: Tagged) -> NewPhoto:
         tagger = self.ctx.tagger
         return NewPhoto(
             path=str(item.path),
@@ -345,9 +401,13 @@ class _Importer:
             width=decoded.width,
             height=decoded.height,
             bundle_label=tagger.bundle.label,
-            decisions=decide(probabilities, tagger.families, self.ctx.thresholds),
-            bundle_key=tagger.embedding_key if embedding is not None else None,
-            embedding=embedding,
+            decisions=self.ctx.adaptation.decide(
+                result.probabilities, result.features, self.ctx.thresholds
+            ),
+            bundle_key=tagger.embedding_key,
+            embedding=result.embedding,
+            features=result.features,
+            probabilities=_packed(tagger, result),
         )
 
     def write(self, photos: list[NewPhoto], paths: list[Path]) -> None:
@@ -380,10 +440,17 @@ class _Importer:
         if self.unsaved >= SAVE_EVERY:
             self.save()
 
-    def save(self) -> None:
+    def save(self, after: str = "importing photos") -> None:
         if self.unsaved and self.ctx.index is not None:
-            _note(self.report, self.ctx.save("importing photos"))
+            _note(self.report, self.ctx.save(after))
         self.unsaved = 0
+
+
+def _packed(tagger: Tagger, result: Tagged) -> np.ndarray | None:
+    """The probabilities stored beside the features (only they are learned from)."""
+    if result.features is None:
+        return None
+    return pack_probabilities(tagger.families, result.probabilities)
 
 
 def _note(report: ImportReport, notice: str | None) -> None:
@@ -435,50 +502,37 @@ def retag_photos(
     ctx: AppContext,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    decode_workers: int = DECODE_WORKERS,
 ) -> ImportReport:
-    """Tag catalog photos again with the current bundle: new predictions and embedding.
-
-    Used by ``reindex`` for photos the current bundle has not seen; their human tags
-    stay. A photo whose file is gone or unreadable is a failure; the rest go on.
-    """
+    """Tag catalog photos again with the current bundle: new predictions, embedding and
+    features, written a batch per transaction by the import pipeline (same decode threads,
+    progress and cancel). Used by ``reindex`` and File → Re-tag; human tags stay. A photo
+    whose file is gone or unreadable is a failure; the rest go on."""
     started = time.monotonic()
     report = ImportReport(total=len(photo_ids))
-    tagger, catalog, index = ctx.tagger, ctx.catalog, ctx.index
-    done = 0
-    with ThreadPoolExecutor(DECODE_WORKERS, thread_name_prefix="vitrina-decode") as pool:
-        for start in range(0, len(photo_ids), tagger.batch_size):
-            if cancel is not None and cancel():
-                report.cancelled = True
-                break
-            rows = [catalog.get_photo(i) for i in photo_ids[start : start + tagger.batch_size]]
-            futures = [(row, pool.submit(tagger.open, row.path)) for row in rows]
-            ready = []
-            for row, future in futures:
-                try:
-                    ready.append((row, future.result().image))
-                except Exception as exc:
-                    report.failures.append(Failure(Path(row.path), _reason(Path(row.path), exc)))
-            results = _tag_batch(tagger, [image for _, image in ready])
-            ids, vectors, marks = [], [], []
-            for (row, _image), result in zip(ready, results, strict=True):
-                if isinstance(result, Exception):
-                    report.failures.append(Failure(Path(row.path), _reason(Path(row.path), result)))
-                    continue
-                probabilities, embedding = result
-                decisions = decide(probabilities, tagger.families, ctx.thresholds)
-                catalog.record_predictions(row.id, tagger.bundle.label, decisions)
-                if embedding is not None:
-                    catalog.store_embedding(row.id, tagger.embedding_key, embedding)
-                    ids.append(row.id)
-                    vectors.append(embedding)
-                    marks.append(photo_mark(row.sha256))
-                report.added.append(row.id)
-            if index is not None and ids:
-                index.add(ids, np.stack(vectors), marks)
-            done += len(rows)
-            if progress is not None and rows:
-                progress(done, report.total, Path(rows[-1].path))
-    if index is not None:
-        _note(report, ctx.save("tagging photos again"))
+    run = _Importer(ctx, report, progress, cancel or (lambda: False))
+    if photo_ids:
+        batch, min_side = ctx.tagger.batch_size, ctx.tagger.min_size
+        chunks = [photo_ids[i : i + batch] for i in range(0, len(photo_ids), batch)]
+        pool = ThreadPoolExecutor(decode_workers, thread_name_prefix="vitrina-decode")
+        try:
+            pending = run.stage_known(pool, _photos(ctx.catalog, chunks[0]), min_side)
+            for chunk in [*chunks[1:], None]:
+                upcoming = (
+                    run.stage_known(pool, _photos(ctx.catalog, chunk), min_side)
+                    if chunk and not run.stopped()
+                    else []
+                )
+                run.process(pending)
+                pending = upcoming
+                if run.stopped():
+                    break
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            run.save("tagging photos again")
     report.elapsed = time.monotonic() - started
     return report
+
+
+def _photos(catalog: Catalog, ids: list[int]) -> list[PhotoRow]:
+    return [catalog.get_photo(photo_id) for photo_id in ids]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -19,6 +20,14 @@ from app.core.decode import DecodedPhoto, open_photo
 Probabilities = dict[str, np.ndarray]
 
 
+class Tagged(NamedTuple):
+    """What the bundle says of one image."""
+
+    probabilities: Probabilities  # family -> (K,) float32
+    embedding: np.ndarray | None  # (D,) float32, L2-normalised
+    features: np.ndarray | None  # (F,) float32: what the catalog learns from reviews with
+
+
 @dataclass
 class TaggedPhoto:
     path: Path
@@ -26,6 +35,7 @@ class TaggedPhoto:
     height: int
     probabilities: Probabilities  # family -> (K,) float32
     embedding: np.ndarray | None  # (D,) float32, L2-normalised
+    features: np.ndarray | None = None  # (F,) float32
 
 
 class Tagger:
@@ -59,25 +69,24 @@ class Tagger:
         """Decode a photo just large enough for this bundle (raises DecodeError)."""
         return open_photo(path, self.min_size)
 
-    def tag_images(
-        self, images: Sequence[Image.Image]
-    ) -> list[tuple[Probabilities, np.ndarray | None]]:
-        """Per image: family -> (K,) probabilities, and the (D,) embedding or None."""
-        results: list[tuple[Probabilities, np.ndarray | None]] = []
+    def tag_images(self, images: Sequence[Image.Image]) -> list[Tagged]:
+        """Per image: family -> (K,) probabilities, the (D,) embedding and the features."""
+        results: list[Tagged] = []
         for start in range(0, len(images), self.batch_size):
             output = self.bundle.run_images(images[start : start + self.batch_size])
             for row in range(len(output.probabilities[self.families[0].name])):
                 probs = {name: values[row].copy() for name, values in output.probabilities.items()}
                 vector = None if output.embedding is None else output.embedding[row].copy()
-                results.append((probs, vector))
+                features = None if output.features is None else output.features[row].copy()
+                results.append(Tagged(probs, vector, features))
         return results
 
     def tag_photos(self, photos: Sequence[tuple[Path, DecodedPhoto]]) -> list[TaggedPhoto]:
         """Tag already decoded photos (the importer decodes first to collect per-file errors)."""
         tagged = self.tag_images([photo.image for _, photo in photos])
         return [
-            TaggedPhoto(Path(path), photo.width, photo.height, probs, vector)
-            for (path, photo), (probs, vector) in zip(photos, tagged, strict=True)
+            TaggedPhoto(Path(path), photo.width, photo.height, *result)
+            for (path, photo), result in zip(photos, tagged, strict=True)
         ]
 
     def tag_file(self, path: Path | str) -> TaggedPhoto:

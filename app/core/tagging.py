@@ -29,6 +29,7 @@ class FamilyDecision:
     family: str
     threshold: float
     ranked: tuple[Suggestion, ...]
+    correction_id: int | None = None  # the catalog's learned correction behind the ranking
 
     @property
     def top(self) -> Suggestion:

@@ -91,7 +91,7 @@ class ImportController(QObject):
             from app.core.importer import retag_photos
 
             missing = ctx.catalog.photos_missing_embedding(ctx.tagger.embedding_key)
-            return retag_photos(missing, ctx, progress, cancel)
+            return retag_photos(missing, ctx, progress, cancel, decode_workers=DECODE_WORKERS)
 
         return self._start(work, RETAG)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -72,6 +73,9 @@ class Photo(Base):
     embeddings: Mapped[list[Embedding]] = relationship(
         back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
     )
+    features: Mapped[list[PhotoFeatures]] = relationship(
+        back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class Prediction(Base):
@@ -91,6 +95,9 @@ class Prediction(Base):
     confidence: Mapped[float] = mapped_column(Float)
     rank: Mapped[int] = mapped_column(Integer)
     threshold: Mapped[float] = mapped_column(Float)
+    # The catalog's learned correction (corrections.id) the suggestion came from; None:
+    # the bundle alone. Not a foreign key: forgetting a correction restores the bundle's.
+    correction_id: Mapped[int | None] = mapped_column(Integer)
 
     photo: Mapped[Photo] = relationship(back_populates="predictions")
 
@@ -181,3 +188,40 @@ class Embedding(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)
 
     photo: Mapped[Photo] = relationship(back_populates="embeddings")
+
+
+class PhotoFeatures(Base):
+    """What the catalog learns from its reviews with, stored at import so that learning
+    and refreshed suggestions never decode a photo again: the bundle's compact features
+    (float16) and its full probabilities of every family (float32, in the bundle's family
+    and label order; predictions keep only the top three)."""
+
+    __tablename__ = "photo_features"
+
+    photo_id: Mapped[int] = mapped_column(
+        ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True
+    )
+    bundle_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    features: Mapped[bytes] = mapped_column(LargeBinary)
+    probabilities: Mapped[bytes] = mapped_column(LargeBinary)
+
+    photo: Mapped[Photo] = relationship(back_populates="features")
+
+
+class Correction(Base):
+    """A family's correction learned from this catalog's reviews (app.core.learning), tied
+    to the bundle it corrects; only the newest of a bundle and family is in use, and one
+    of another bundle is kept but set aside."""
+
+    __tablename__ = "corrections"
+    __table_args__ = (Index("ix_corrections_bundle_key_family", "bundle_key", "family"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bundle_key: Mapped[str] = mapped_column(String(200))
+    family: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+    in_use: Mapped[bool] = mapped_column(Boolean, default=True)
+    summary: Mapped[str] = mapped_column(Text)  # JSON: labels, threshold, estimates, message
+    weights: Mapped[bytes | None] = mapped_column(LargeBinary)  # .npy of (D + 1, L) float32

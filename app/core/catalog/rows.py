@@ -41,6 +41,22 @@ class NewPhoto:
     decisions: Sequence[Any] = ()
     bundle_key: str | None = None
     embedding: Any = None  # (D,) vector; needs bundle_key
+    features: Any = None  # (F,) the bundle's features output, for learning; needs bundle_key
+    probabilities: Any = None  # every family's probabilities, concatenated; with features
+
+
+@dataclass(frozen=True)
+class Retagged:
+    """A catalog photo tagged again by the current bundle (one item of ``record_tagging``):
+    its predictions are replaced, its embedding and features stored; tags stay."""
+
+    photo_id: int
+    bundle_label: str
+    decisions: Sequence[Any]
+    bundle_key: str
+    embedding: Any = None
+    features: Any = None
+    probabilities: Any = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,7 @@ class PredictionRow:
     confidence: float
     rank: int
     threshold: float
+    correction_id: int | None = None  # the catalog's learned correction it came from
 
     @property
     def confident(self) -> bool:
@@ -179,6 +196,7 @@ def prediction_row(prediction: Any) -> PredictionRow:
         confidence=prediction.confidence,
         rank=prediction.rank,
         threshold=prediction.threshold,
+        correction_id=prediction.correction_id,
     )
 
 
@@ -220,3 +238,23 @@ def decode_vector(data: bytes, dim: int) -> np.ndarray:
 def _aware(moment: datetime) -> datetime:
     """Always UTC-aware: SQLite returns naive datetimes, PostgreSQL the session's zone."""
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def prediction_rows(
+    photo_id: int, bundle_label: str | None, decisions: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """Rows for one bulk INSERT: ORM objects per prediction cost more than the write."""
+    return [
+        {
+            "photo_id": photo_id,
+            "bundle": bundle_label or "",
+            "family": decision.family,
+            "label": suggestion.label,
+            "confidence": float(suggestion.confidence),
+            "rank": int(suggestion.rank),
+            "threshold": float(decision.threshold),
+            "correction_id": getattr(decision, "correction_id", None),
+        }
+        for decision in decisions
+        for suggestion in decision.ranked
+    ]

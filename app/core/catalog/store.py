@@ -14,21 +14,33 @@ from sqlalchemy.orm import Session
 from app.core.catalog import slots
 from app.core.catalog.edits import TagEdits
 from app.core.catalog.engine import catalog_url, create_catalog_engine, database_errors, migrate
-from app.core.catalog.models import Embedding, Photo, Prediction, Tag, TagEvent, utcnow
+from app.core.catalog.learned import LearnedCorrections
+from app.core.catalog.models import (
+    Embedding,
+    Photo,
+    PhotoFeatures,
+    Prediction,
+    Tag,
+    TagEvent,
+    utcnow,
+)
 from app.core.catalog.reads import CHUNK, HASHES_PER_QUERY, CatalogReads
 from app.core.catalog.rows import (
     DuplicatePhotoError,
     NewPhoto,
     PhotoRow,
     RemovedPhotos,
+    Retagged,
     photo_row,
+    prediction_rows,
 )
 from app.core.errors import CatalogError
 
-PHOTO_TABLES = (Photo, Prediction, Tag, TagEvent, Embedding)  # a photo's rows, parents first
+# A photo's rows, parents first.
+PHOTO_TABLES = (Photo, Prediction, Tag, TagEvent, Embedding, PhotoFeatures)
 
 
-class Catalog(TagEdits, CatalogReads):
+class Catalog(TagEdits, CatalogReads, LearnedCorrections):
     """Photos, predictions, tags, audit trail and embeddings in one SQL database.
 
     Returns plain rows (PhotoRow, TagRow, ...); no ORM object or session leaves it.
@@ -155,6 +167,7 @@ class Catalog(TagEdits, CatalogReads):
         added: dict[str, PhotoRow] = {}
         predictions: list[dict] = []
         embeddings: list[dict] = []
+        features: list[dict] = []
         for item in items:
             original = known.get(item.sha256) or added.get(item.sha256)
             if original is not None:
@@ -162,14 +175,18 @@ class Catalog(TagEdits, CatalogReads):
                 continue
             photo = first[item.sha256]
             added[item.sha256] = row = photo_row(photo)
-            predictions += _prediction_rows(photo.id, item.bundle_label, item.decisions)
+            predictions += prediction_rows(photo.id, item.bundle_label, item.decisions)
             if item.embedding is not None and item.bundle_key is not None:
                 embeddings.append(_embedding_row(photo.id, item.bundle_key, item.embedding))
+            if item.features is not None and item.bundle_key is not None:
+                features.append(_features_row(photo.id, item.bundle_key, item))
             results.append(row)
         if predictions:
             session.execute(insert(Prediction), predictions)
         if embeddings:
             session.execute(insert(Embedding), embeddings)
+        if features:
+            session.execute(insert(PhotoFeatures), features)
         return results
 
     def add_photo(
@@ -183,14 +200,35 @@ class Catalog(TagEdits, CatalogReads):
     ) -> None:
         """Replace a photo's predictions (re-tagging with another bundle); tags stay."""
         with self._write(f"saving predictions of photo {photo_id}") as session:
-            photo = slots.lock_photo(session, photo_id)
-            session.execute(delete(Prediction).where(Prediction.photo_id == photo_id))
-            rows = _prediction_rows(photo_id, bundle_label, decisions)
-            if rows:
-                session.execute(insert(Prediction), rows)
-            photo.bundle = bundle_label
-            if photo.review_state != "reviewed":
-                photo.review_state = "suggested" if decisions else "new"
+            self._replace_predictions(session, photo_id, bundle_label, decisions)
+
+    def record_tagging(self, items: Sequence[Retagged]) -> None:
+        """Photos tagged again, in ONE transaction (a re-tag writes a batch at a time, as an
+        import does): predictions replaced, embeddings and features stored; tags stay."""
+        if not items:
+            return
+        with self._write(f"saving the new suggestions of {len(items)} photos") as session:
+            for item in items:
+                self._replace_predictions(session, item.photo_id, item.bundle_label, item.decisions)
+                if item.embedding is not None:
+                    session.merge(
+                        Embedding(**_embedding_row(item.photo_id, item.bundle_key, item.embedding))
+                    )
+                if item.features is not None:
+                    session.merge(
+                        PhotoFeatures(**_features_row(item.photo_id, item.bundle_key, item))
+                    )
+
+    def _replace_predictions(
+        self, session: Session, photo_id: int, bundle_label: str, decisions: Sequence[Any]
+    ) -> None:
+        photo = slots.lock_photo(session, photo_id)
+        session.execute(delete(Prediction).where(Prediction.photo_id == photo_id))
+        rows = prediction_rows(photo_id, bundle_label, decisions)
+        if rows:
+            session.execute(insert(Prediction), rows)
+        photo.bundle = bundle_label
+        slots.refresh_review_state(session, photo)  # a new bundle may predict new families
 
     def store_embedding(self, photo_id: int, bundle_key: str, vector: np.ndarray) -> None:
         with self._write(f"saving the embedding of photo {photo_id}") as session:
@@ -268,27 +306,8 @@ class Catalog(TagEdits, CatalogReads):
 
 
 def _check(item: NewPhoto) -> None:
-    if item.embedding is not None and item.bundle_key is None:
-        raise ValueError("an embedding needs the bundle_key that produced it")
-
-
-def _prediction_rows(
-    photo_id: int, bundle_label: str | None, decisions: Sequence[Any]
-) -> list[dict[str, Any]]:
-    """Rows for one bulk INSERT: ORM objects per prediction cost more than the write."""
-    return [
-        {
-            "photo_id": photo_id,
-            "bundle": bundle_label or "",
-            "family": decision.family,
-            "label": suggestion.label,
-            "confidence": float(suggestion.confidence),
-            "rank": int(suggestion.rank),
-            "threshold": float(decision.threshold),
-        }
-        for decision in decisions
-        for suggestion in decision.ranked
-    ]
+    if (item.embedding is not None or item.features is not None) and item.bundle_key is None:
+        raise ValueError("an embedding or features need the bundle_key that produced them")
 
 
 def _embedding_row(photo_id: int, bundle_key: str, vector: np.ndarray) -> dict[str, Any]:
@@ -298,4 +317,16 @@ def _embedding_row(photo_id: int, bundle_key: str, vector: np.ndarray) -> dict[s
         "bundle_key": bundle_key,
         "dim": int(array.size),
         "vector": array.tobytes(),
+    }
+
+
+def _features_row(photo_id: int, bundle_key: str, item: NewPhoto | Retagged) -> dict[str, Any]:
+    features = np.ascontiguousarray(item.features, dtype="<f2").reshape(-1)
+    probabilities = np.ascontiguousarray(item.probabilities, dtype="<f4").reshape(-1)
+    return {
+        "photo_id": photo_id,
+        "bundle_key": bundle_key,
+        "dim": int(features.size),
+        "features": features.tobytes(),
+        "probabilities": probabilities.tobytes(),
     }
