@@ -553,3 +553,40 @@ def test_a_bundle_is_replaced_only_by_a_complete_one(tmp_path: Path) -> None:
         (staging / "manifest.json").write_text('{"format": "vitrina-bundle", "version": "new"}')
     assert '"new"' in (out / "manifest.json").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]  # nothing left beside it
+
+
+def test_dresses_map_every_crowd_pattern_into_the_family() -> None:
+    dresses = LabelMap.load("dresses")
+    expected = {
+        "plain": "solid",
+        "squares": "checked",
+        "houndstooth": "checked",
+        "polka dot": "polka dot",
+        "stripes": "striped",
+        "ikat": "printed",
+        "skull": "printed",
+    }
+    for crowd, pattern in expected.items():
+        assert dresses.labels_for({"image": "a.jpg", "pattern": crowd}) == {
+            "category": "dress",
+            "pattern": pattern,
+        }
+
+
+def test_a_bare_image_pattern_csv_is_not_read_as_the_dresses_set(tmp_path: Path) -> None:
+    """The dresses map names its folder: one's own image,pattern CSV keeps its own labels."""
+    from training.labelmaps import detect
+
+    for name in ("dresses", "my-shop"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "labels.csv").write_text("image,pattern\na.jpg,solid\n")
+    assert detect(tmp_path / "dresses" / "labels.csv").name == "dresses"
+    assert detect(tmp_path / "my-shop" / "labels.csv") is None
+
+
+def test_jeans_and_sweatshirts_are_categories_of_their_own() -> None:
+    catalog = LabelMap.load("catalog")
+    assert catalog.labels_for(_catalog("Levis Men Blue Jeans", "Jeans"))["category"] == "jeans"
+    sweatshirt = catalog.labels_for(_catalog("Puma Men Grey Sweatshirt", "Sweatshirts"))
+    assert sweatshirt["category"] == "sweatshirt" and sweatshirt["sleeve"] == "long"
+    assert {"jeans", "sweatshirt"} <= set(vocabulary()["category"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,11 +129,17 @@ def encoded(photos: Sequence[Photo], family: str, labels: Sequence[str]) -> tupl
     )
 
 
-def train_heads(prepared: Prepared, recipe: Recipe) -> dict[str, Head]:
+def train_heads(
+    prepared: Prepared, recipe: Recipe, keep: Callable[[Photo], bool] | None = None
+) -> dict[str, Head]:
+    """A head per family on the training split (only the photos ``keep`` accepts)."""
     heads = {}
     train = prepared.parts["train"]
     for family, names in prepared.labels.items():
         rows, y = encoded(train, family, names)
+        if keep is not None:
+            kept = np.array([keep(train[i]) for i in rows], dtype=bool)
+            rows, y = rows[kept], y[kept]
         checked = np.array([family in train[i].checked for i in rows], dtype=bool)
         repeat = np.where(checked, max(1, recipe.checked_weight), 1)
         rows, y = np.repeat(rows, repeat), np.repeat(y, repeat)
