@@ -26,10 +26,17 @@ EMBEDDING_DESCRIPTION = (
 )
 
 
+FEATURES_DESCRIPTION = (
+    "for learning from a catalog's reviews: the final pooled features on their first {k} "
+    "principal axes, then the mid-level tap, the colour descriptor and the garment tap; all "
+    "standardised with the training photos' statistics"
+)
+
+
 def export_onnx(net: VitrinaNet, path: Path, size: tuple[int, int]) -> None:
-    """One graph: "image" (N,3,H,W) -> probs_<family>... + "embedding"; dynamic batch."""
-    outputs = [f"probs_{name}" for name in net.families] + ["embedding"]
-    export_module(net, path, size, outputs)
+    """One graph: "image" (N,3,H,W) -> probs_<family>... + "embedding" (+ "features");
+    dynamic batch."""
+    export_module(net, path, size, net.outputs)
 
 
 def export_module(
@@ -54,12 +61,17 @@ def export_module(
 
 
 def parity(net: VitrinaNet, path: Path, batch: np.ndarray) -> float:
-    """Largest absolute difference between torch and onnxruntime outputs on ``batch``."""
+    """Largest difference between torch and onnxruntime outputs on ``batch``: absolute for
+    probabilities and the embedding, relative for outputs larger than 1 (the standardised
+    features, where float32 rounding grows with the value)."""
     with torch.no_grad():
         expected = [t.numpy() for t in net.eval()(torch.from_numpy(batch))]
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {"image": batch})
-    return max(float(np.abs(a - b).max()) for a, b in zip(expected, got, strict=True))
+    return max(
+        float(np.abs(a - b).max() / max(1.0, float(np.abs(a).max())))
+        for a, b in zip(expected, got, strict=True)
+    )
 
 
 def code_version() -> str:
@@ -99,8 +111,10 @@ def manifest_for(
     embedding_dim: int,
     provenance: dict,
     metrics: dict,
+    features: tuple[int, int] | None = None,
 ) -> dict:
-    """The manifest.json of a model bundle; thresholds[f] holds "threshold" and its calibration."""
+    """The manifest.json of a model bundle; thresholds[f] holds "threshold" and its
+    calibration; ``features`` is (dim, principal axes) of the learning features output."""
     families = []
     for family, names in labels.items():
         calibration = dict(thresholds.get(family, {}))
@@ -140,6 +154,17 @@ def manifest_for(
             "normalized": True,
             "description": EMBEDDING_DESCRIPTION,
         },
+        **(
+            {
+                "features": {
+                    "output": "features",
+                    "dim": features[0],
+                    "description": FEATURES_DESCRIPTION.format(k=features[1]),
+                }
+            }
+            if features
+            else {}
+        ),
         "provenance": {
             "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "code_version": code_version(),

@@ -33,13 +33,14 @@ from training.heads import (
     predict,
     train_family_head,
 )
-from training.network import VitrinaNet
+from training.network import LEARNING_PARTS, LearningFeatures, VitrinaNet
 from training.outputs import check_bundle_output, replacing
 
 PARITY_ATOL = 1e-4
 # Chosen on validation P@5 (python -m training.embedding_ab, docs/quality.md): neighbours
 # that agree on category and colour first, sleeve length least.
 DEFAULT_EMBEDDING_WEIGHTS = {"category": 2.0, "colour": 2.0, "sleeve": 0.5}
+LEARNING_COMPONENTS = 128
 
 
 @dataclass
@@ -69,6 +70,9 @@ class FitConfig:
     embedding_weights: dict[str, float] = field(
         default_factory=lambda: dict(DEFAULT_EMBEDDING_WEIGHTS)
     )
+    # Principal axes of the final features in the "features" output a catalog learns from
+    # (0: no such output); chosen on the simulated review of a new source (docs/learning.md).
+    learning_components: int = LEARNING_COMPONENTS
     command: str = ""
 
 
@@ -208,7 +212,14 @@ def build_net(config: FitConfig, prepared: Prepared, heads: dict[str, Head]) -> 
     pre = preprocessing_for(config.backbone, config.size)
     backbone = build_backbone(config.backbone, pre.size[0], config.weights, config.from_scratch)
     parts = {f: head_parts(f, config.recipe) for f in heads}
-    return VitrinaNet(backbone, prepared.descriptor, heads, parts, config.embedding_weights)
+    learning = None
+    if config.learning_components and not config.separate:
+        train = prepared.inputs["train"]
+        rest = np.concatenate([getattr(train, p) for p in LEARNING_PARTS], axis=1)
+        learning = LearningFeatures(train.final, rest, config.learning_components)
+    return VitrinaNet(
+        backbone, prepared.descriptor, heads, parts, config.embedding_weights, learning
+    )
 
 
 def write_bundle(
@@ -225,7 +236,10 @@ def write_bundle(
     export_onnx(net, folder / "model.onnx", pre.size)
     error = parity(net, folder / "model.onnx", sample)
     with torch.no_grad():
-        embedding_dim = int(net(torch.from_numpy(sample[:1]))[-1].shape[1])
+        embedding_dim = int(net(torch.from_numpy(sample[:1]))[len(net.families)].shape[1])
+    features = None
+    if net.learning is not None:
+        features = (net.learning.dim, int(net.learning.axes.shape[1]))
     if error > PARITY_ATOL * 10:
         raise RuntimeError(f"{folder / 'model.onnx'}: onnxruntime differs from torch by {error}.")
     provenance = {
@@ -246,6 +260,7 @@ def write_bundle(
         embedding_dim,
         provenance,
         {f: metrics[f] for f in net.families if f in metrics},
+        features,
     )
     write_manifest(folder, manifest)
     return error
