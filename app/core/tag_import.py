@@ -12,6 +12,7 @@ count its rows, then row by row to apply them; a million rows take the memory of
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 MAX_ROWS = 1_000_000  # ten times the largest catalog Vitrina is built for
 MAX_JSON_BYTES = 256 * 2**20  # JSON is parsed whole; CSV streams
+ROWS_PER_BATCH = 500  # rows looked up in one query and written together
 SHA256 = re.compile(r"[0-9a-f]{64}")
 _SPACE = re.compile(r"[ \t\n\r]*")
 _UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
@@ -326,19 +328,15 @@ class _LineCounter:
 # --- applying -------------------------------------------------------------------------
 
 
-def _find(catalog: Catalog, record: TagRecord) -> PhotoRow | None:
+def _find(catalog: Catalog, record: TagRecord, by_hash: Mapping[str, PhotoRow]) -> PhotoRow | None:
+    """The row's photo: by content hash (looked up for the whole chunk), else by path."""
     from app.core.catalog import PhotoNotFoundError
 
-    if record.sha256:
-        photo = catalog.find_by_hash(record.sha256)
-        if photo is not None:
-            return photo
-    if record.path and not record.path.strip().isdigit():  # digits would resolve as an id
-        try:
-            return catalog.resolve(record.path)
-        except PhotoNotFoundError:
-            return None
-    return None
+    photo = by_hash.get(record.sha256) if record.sha256 else None
+    if photo is None and record.path and not record.path.strip().isdigit():  # not an id
+        with contextlib.suppress(PhotoNotFoundError):
+            photo = catalog.resolve(record.path)
+    return photo
 
 
 def _checked_tags(
@@ -385,36 +383,48 @@ def apply_tag_records(
     Nothing is removed: a tag missing from the file stays. Family labels are checked
     against ``families`` (name -> the bundle's labels); without it a row that sets one is
     refused. Unmatched and bad rows are reported and the rest go on. ``progress(rows)``
-    follows each row; ``cancel()`` is asked before each and stops cleanly.
+    follows each row; ``cancel()`` is asked before each and stops cleanly (the rows read
+    so far are written). Rows go ROWS_PER_BATCH at a time: their photos are looked up in
+    one query, and each label or free tag they set is one transaction for all of them.
     """
     report = TagImportReport()
-    for record in records:
-        if cancel is not None and cancel():
-            report.cancelled = True
+    records = iter(records)
+    while chunk := list(itertools.islice(records, ROWS_PER_BATCH)):
+        checked = [(record, *_checked_tags(record, families)) for record in chunk]
+        by_hash = catalog.find_by_hashes(
+            r.sha256 for r, _, problem in checked if r.sha256 and not (r.problem or problem)
+        )
+        batch = _Batch(catalog, actor, report)
+        for record, tags, problem in checked:
+            if cancel is not None and cancel():
+                report.cancelled = True
+                break
+            _take(catalog, record, tags, record.problem or problem, by_hash, batch)
+            report.rows += 1
+            if progress is not None:
+                progress(report.rows)
+        batch.write()
+        if report.cancelled:
             break
-        _apply(catalog, record, actor, families, report)
-        report.rows += 1
-        if progress is not None:
-            progress(report.rows)
     return report
 
 
-def _apply(
+def _take(
     catalog: Catalog,
     record: TagRecord,
-    actor: str | None,
-    families: Mapping[str, Sequence[str]] | None,
-    report: TagImportReport,
+    tags: dict[str, str],
+    problem: str,
+    by_hash: Mapping[str, PhotoRow],
+    batch: _Batch,
 ) -> None:
-    """One row: every value is checked before the first is written."""
-    tags, problem = _checked_tags(record, families)
-    problem = record.problem or problem
+    """Report a bad or unmatched row, or put what it changes in the batch (every value is
+    checked already; reading the photo's tags is cheaper than an edit that changes nothing)."""
     if problem:
-        report.bad.append((record.line, problem))
+        batch.report.bad.append((record.line, problem))
         return
-    photo = _find(catalog, record)
+    photo = _find(catalog, record, by_hash)
     if photo is None:
-        report.unmatched.append(
+        batch.report.unmatched.append(
             (
                 record.line,
                 f"line {record.line}: no photo in the catalog has sha256 "
@@ -422,14 +432,57 @@ def _apply(
             )
         )
         return
-    try:
-        changes = [catalog.set_tag(photo.id, f, v, actor) for f, v in tags.items()]
-        changes += [catalog.add_free_tag(photo.id, tag, actor) for tag in record.free_tags]
-    except VitrinaError as exc:
-        report.bad.append((record.line, f"line {record.line}: {exc}"))
-        return
-    written = sum(change is not None for change in changes)
-    report.written += written
-    report.unchanged += len(changes) - written
-    if written:
-        report.photos.add(photo.id)
+    if photo.id in batch.rows:  # the same photo again: the file's order decides
+        batch.write()
+    have = {(t.family, t.value) for t in catalog.tags(photo.id) if t.status == "accepted"}
+    wanted = [*tags.items(), *((None, tag) for tag in record.free_tags)]
+    batch.report.unchanged += sum(edit in have for edit in wanted)
+    batch.add(record, photo.id, [edit for edit in wanted if edit not in have])
+
+
+@dataclass
+class _Batch:
+    """Rows to write, one photo each: a transaction per label or free tag they set."""
+
+    catalog: Catalog
+    actor: str | None
+    report: TagImportReport
+    rows: dict[int, TagRecord] = field(default_factory=dict)  # photo id -> its row
+    edits: dict[tuple[str | None, str], list[int]] = field(default_factory=dict)
+
+    def add(self, record: TagRecord, photo_id: int, edits: list[tuple[str | None, str]]) -> None:
+        """The row's edits not already in the catalog: (family, label), (None, free tag)."""
+        self.rows[photo_id] = record
+        for edit in edits:
+            self.edits.setdefault(edit, []).append(photo_id)
+
+    def write(self) -> None:
+        """Write the rows; a row a failed transaction touched is reported with the reason."""
+        written = dict.fromkeys(self.rows, 0)
+        asked = dict.fromkeys(self.rows, 0)
+        failed: dict[int, str] = {}
+        catalog, actor = self.catalog, self.actor
+        for (family, value), ids in self.edits.items():
+            for photo_id in ids:
+                asked[photo_id] += 1
+            try:
+                if family is None:
+                    results = catalog.add_free_tag_many(ids, value, actor)
+                else:
+                    results = catalog.set_tag_many(ids, family, value, actor)
+            except VitrinaError as exc:
+                failed.update((photo_id, str(exc)) for photo_id in ids if photo_id not in failed)
+                continue
+            for photo_id, result in zip(sorted(ids), results, strict=True):
+                written[photo_id] += result is not None
+        for photo_id, record in self.rows.items():
+            self.report.written += written[photo_id]
+            self.report.unchanged += asked[photo_id] - written[photo_id]
+            if written[photo_id]:
+                self.report.photos.add(photo_id)
+            if photo_id in failed:
+                part = "only part of it was written: " if written[photo_id] else ""
+                self.report.bad.append(
+                    (record.line, f"line {record.line}: {part}{failed[photo_id]}")
+                )
+        self.rows, self.edits = {}, {}
