@@ -247,6 +247,37 @@ def test_a_row_is_checked_whole_before_any_of_it_is_written(
     catalog.close()
 
 
+def test_a_photo_named_twice_ends_as_the_later_row_says(tmp_path: Path) -> None:
+    catalog = Catalog.open(tmp_path / "c.db")
+    add_photos(catalog, tmp_path, 2)
+    text = f"sha256,colour\n{sha(0)},red\n{sha(1)},red\n{sha(0)},blue\n"
+    report = import_csv(catalog, text, families={"colour": ["red", "blue"]})
+    assert report.ok and report.written == 3 and report.photos == {1, 2}
+    assert tags_of(catalog)[sha(0)] == ({"colour": "blue"}, ())
+
+
+def test_a_row_a_failed_write_touched_is_reported_as_partly_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.core.errors import CatalogError
+
+    catalog = Catalog.open(tmp_path / "c.db")
+    add_photos(catalog, tmp_path, 2)
+    busy = "c.db: another program holds the catalog; try again."
+
+    def locked(*args, **kwargs):
+        raise CatalogError(busy)
+
+    monkeypatch.setattr(catalog, "add_free_tag_many", locked)
+    text = f"sha256,colour,free_tags\n{sha(0)},red,sale\n{sha(1)},,sale\n"
+    report = import_csv(catalog, text, families={"colour": ["red"]})
+    assert report.bad == [
+        (2, f"line 2: only part of it was written: {busy}"),
+        (3, f"line 3: {busy}"),
+    ]
+    catalog.close()
+
+
 def test_progress_and_cancel_between_rows(tmp_path: Path) -> None:
     catalog = Catalog.open(tmp_path / "c.db")
     add_photos(catalog, tmp_path, 5)
