@@ -278,8 +278,9 @@ def _import_tags(args: argparse.Namespace, ctx: AppContext, con: Console, stop: 
     )
     if not report.ok:
         con.warn(
-            f"vitrina: the skipped rows of {args.file} were not applied (nothing of them); "
-            "fix them and import the file again: rows already applied stay as they are."
+            f"vitrina: fix the rows listed above and import {args.file} again; the rows "
+            "applied stay as they are, and a skipped row was not applied at all unless it "
+            "says only part of it was written."
         )
     return OK if report.ok else SOME_FAILED
 

@@ -344,6 +344,7 @@ def test_thresholds_is_a_table(run: Run, tmp_path: Path) -> None:
         "unreached": ["clothing"],
         "by_source": {"catalog": {"n": 1551, "coverage": 0.8878, "precision": 0.9579}},
     }
+    manifest["families"][1]["calibration"] = {"target_precision": 0.9, "unreached": ["clothing"]}
     (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     assert run("thresholds", bundle=bundle) == cli.OK
     assert "{" not in run.out and "[" not in run.out
@@ -353,6 +354,8 @@ def test_thresholds_is_a_table(run: Run, tmp_path: Path) -> None:
     assert lines[2].split()[1:5] == ["0.50", "0.950", "0.956", "84%"]
     assert "target not reached on clothing" in run.out
     assert "catalog: n 1551, coverage 89%, precision 0.958" in run.out
+    assert lines[-1] == "  every family: target not reached on clothing"
+    assert lines[-2].startswith("  category: split: validation, n=2243; catalog: n 1551")
 
 
 def test_importing_an_empty_folder_says_what_it_looked_for(run: Run, tmp_path: Path) -> None:
