@@ -590,3 +590,21 @@ def test_jeans_and_sweatshirts_are_categories_of_their_own() -> None:
     sweatshirt = catalog.labels_for(_catalog("Puma Men Grey Sweatshirt", "Sweatshirts"))
     assert sweatshirt["category"] == "sweatshirt" and sweatshirt["sleeve"] == "long"
     assert {"jeans", "sweatshirt"} <= set(vocabulary()["category"])
+
+
+def test_pinned_photos_stay_where_their_label_map_puts_them() -> None:
+    """The shipped backbone was fine-tuned on one split: new sources or new labels must not
+    move its held-out photos into training."""
+    pinned = [
+        Photo(Path(f"/c/{i}.jpg"), "catalog", {"colour": "red"}, pinned="test") for i in range(5)
+    ]
+    drawn = [Photo(Path(f"/d/{i}.jpg"), "dresses", {"pattern": "floral"}) for i in range(40)]
+    parts = split(pinned + drawn, seed=3)
+    assert [p for p in parts["test"] if p.source == "catalog"] == pinned
+    assert sum(len(v) for v in parts.values()) == 45 and len(parts["val"]) == 6
+
+
+def test_the_shipped_sources_pin_their_held_out_photos() -> None:
+    for name, count in (("catalog", 3192), ("clothing", 1384)):
+        held_out = LabelMap.load(name).held_out()
+        assert len(held_out) == count and set(held_out.values()) == {"val", "test"}

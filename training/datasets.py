@@ -40,6 +40,8 @@ class Photo:
     # before: the split is drawn on those, so checking labels moves no photo.
     checked: frozenset[str] = field(default=frozenset(), compare=False)
     unchecked: dict[str, str] | None = field(default=None, hash=False, compare=False)
+    # The split a label map pins this photo to ("train", "val", "test"), or "" to draw it.
+    pinned: str = field(default="", compare=False)
 
     def split_labels(self) -> dict[str, str]:
         """The labels the split is stratified on."""
@@ -97,6 +99,8 @@ def load_mapped(root: Path) -> list[Photo]:
         raise DatasetError(f"{labels_csv}: no label map in training/labelmaps fits its columns.")
     column = labelmap.spec["image_column"]
     checked = labelmap.checked_labels()
+    held_out = labelmap.held_out()
+    pinned_train = "train" if held_out else ""
     photos = []
     with labels_csv.open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
@@ -115,6 +119,7 @@ def load_mapped(root: Path) -> list[Photo]:
                         merged,
                         checked=frozenset(extra),
                         unchecked=labels if extra else None,
+                        pinned=held_out.get(row[column], pinned_train),
                     )
                 )
     return photos
@@ -164,18 +169,25 @@ def family_labels(photos: Sequence[Photo]) -> dict[str, tuple[str, ...]]:
 def split(
     photos: Sequence[Photo], seed: int = 0, fractions: tuple[float, float] = (0.15, 0.15)
 ) -> dict[str, list[Photo]]:
-    """Seeded split stratified by source and the photo's rarest known label."""
-    counts: dict[tuple[str, str], int] = defaultdict(int)
+    """Seeded split stratified by source and the photo's rarest known label; a photo its
+    label map pins (``Photo.pinned``) goes where it is pinned."""
+    parts: dict[str, list[Photo]] = {name: [] for name in SPLITS}
+    drawn = []
     for photo in photos:
+        if photo.pinned:
+            parts[photo.pinned].append(photo)
+        else:
+            drawn.append(photo)
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for photo in drawn:
         for family, label in photo.split_labels().items():
             counts[(family, label)] += 1
     strata: dict[tuple[str, ...], list[Photo]] = defaultdict(list)
-    for photo in photos:
+    for photo in drawn:
         own = photo.split_labels().items()
         rarest = min(own, key=lambda item: (counts[item], item)) if own else ()
         strata[(photo.source, *rarest)].append(photo)
     rng = random.Random(seed)
-    parts: dict[str, list[Photo]] = {name: [] for name in SPLITS}
     for key in sorted(strata):
         group = sorted(strata[key], key=lambda p: str(p.path))
         rng.shuffle(group)

@@ -41,9 +41,13 @@ class LabelMap:
         path = LABELMAP_DIR / f"{name}.json"
         return cls(name, json.loads(path.read_text(encoding="utf-8")))
 
-    def fits(self, header: list[str]) -> bool:
-        """True when a labels.csv header has every column this map reads."""
-        return set(self.spec["signature"]) <= set(header)
+    def fits(self, header: list[str], folder: str) -> bool:
+        """True when a labels.csv header has every column this map reads (and, for a map
+        that names its ``folder``, the data sits in a folder of that name: a bare
+        ``image,pattern`` CSV of one's own must not be read through the dresses map)."""
+        return (
+            set(self.spec["signature"]) <= set(header) and self.spec.get("folder", folder) == folder
+        )
 
     def checked_labels(self) -> dict[str, dict[str, str | None]]:
         """Image -> hand-checked labels from the map's ``checked_labels`` CSV (if any).
@@ -67,6 +71,16 @@ class LabelMap:
                     result[row[self.spec["image_column"]]] = labels
         return result
 
+    def held_out(self) -> dict[str, str]:
+        """Image -> "val" or "test" from the map's ``held_out`` CSV: pinned photos, so a
+        backbone fine-tuned on the other photos of the source never meets them in training,
+        whatever the label maps or other sources change (which move a drawn split)."""
+        name = self.spec.get("held_out")
+        if not name:
+            return {}
+        with (LABELMAP_DIR / name).open(newline="", encoding="utf-8") as handle:
+            return {row[self.spec["image_column"]]: row["split"] for row in csv.DictReader(handle)}
+
     def pattern_applies(self, labels: dict[str, str]) -> bool:
         """Whether a photo with these mapped labels can have a pattern: the map's pattern
         ``categories`` (catalog: garments, not watches or bags), or any photo if it has none."""
@@ -80,8 +94,8 @@ class LabelMap:
                 return None
         labels: dict[str, str] = {}
         cat_spec = self.spec["category"]
-        raw_category = row.get(cat_spec["column"], "")
-        category = cat_spec["map"].get(raw_category)
+        raw_category = row.get(cat_spec.get("column", ""), "")
+        category = cat_spec.get("value") or cat_spec["map"].get(raw_category)
         title = self._title(row)
         for override in cat_spec.get("title_overrides", []):
             if category == override["when_category"] and re.search(override["pattern"], title):
@@ -92,7 +106,11 @@ class LabelMap:
         if colour_spec and (colour := colour_spec["map"].get(row.get(colour_spec["column"], ""))):
             labels["colour"] = colour
         pattern_spec = self.spec.get("pattern")
-        if pattern_spec and category in pattern_spec["categories"]:
+        if pattern_spec and "column" in pattern_spec:
+            pattern = pattern_spec["map"].get(row.get(pattern_spec["column"], ""))
+            if pattern:
+                labels["pattern"] = pattern
+        elif pattern_spec and category in pattern_spec["categories"]:
             pattern = _single_match(pattern_spec["rules"], title, pattern_spec.get("fallback"))
             if pattern:
                 labels["pattern"] = pattern
@@ -141,6 +159,6 @@ def detect(labels_csv: Path) -> LabelMap | None:
         if path.stem == "families":
             continue
         labelmap = LabelMap.load(path.stem)
-        if labelmap.fits(header):
+        if labelmap.fits(header, labels_csv.parent.name):
             return labelmap
     return None
