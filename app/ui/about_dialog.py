@@ -36,12 +36,14 @@ SCREEN_SHARE = 0.8  # never taller or wider than this share of the screen
 
 @dataclass(frozen=True)
 class BundleInfo:
-    """What About and the title show of a bundle: name@version, folder, backbone, date."""
+    """What About and the title show of a bundle: name@version, folder, backbone, date;
+    and whether a catalog can learn from its reviews with it (a ``features`` output)."""
 
     label: str
     path: str
     backbone: str = ""
     created: str = ""
+    learns: bool = False
 
 
 def bundle_info(bundle: Bundle | BundleSet) -> BundleInfo:
@@ -56,7 +58,9 @@ def bundle_info(bundle: Bundle | BundleSet) -> BundleInfo:
         ),
         "",
     )
-    return BundleInfo(bundle.label, str(bundle.path), backbone, created[:10])
+    return BundleInfo(
+        bundle.label, str(bundle.path), backbone, created[:10], bundle.features is not None
+    )
 
 
 def app_version() -> str:

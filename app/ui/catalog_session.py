@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,8 @@ class OpenedCatalog:
     bundle: BundleInfo | None = None
     # Photos another bundle tagged: no similar items, older suggestions (File → Re-tag).
     not_tagged_by_bundle: int = 0
+    # When the catalog last learned from its reviews for this bundle (None: never).
+    learned_at: datetime | None = None
 
 
 def not_tagged_by_bundle(ctx: AppContext) -> int:
@@ -55,7 +58,9 @@ def not_tagged_by_bundle(ctx: AppContext) -> int:
 
 
 def open_context(location: str, bundle: str) -> OpenedCatalog:
-    """Open the catalog (raises CatalogError); load the bundle and index if there is one."""
+    """Open the catalog (raises CatalogError); load the bundle and index if there is one.
+    The families are those suggestions are decided with: with what the catalog learned
+    from its reviews (labels of its own, thresholds re-set on its photos)."""
     from app.core.catalog.engine import display_url
     from app.core.context import AppContext
 
@@ -64,14 +69,24 @@ def open_context(location: str, bundle: str) -> OpenedCatalog:
     problem = ""
     info: BundleInfo | None = None
     others = 0
+    learned_at = None
     try:
-        families = ctx.tagger.families
+        families = ctx.families
         info = bundle_info(ctx.bundle)
         others = not_tagged_by_bundle(ctx)
+        learned = ctx.catalog.corrections(ctx.bundle.key)
+        learned_at = max((c.created_at for c in learned), default=None)
     except VitrinaError as exc:
         problem = str(exc)
     return OpenedCatalog(
-        ctx, families, problem, list(ctx.notices), display_url(ctx.catalog.url), info, others
+        ctx,
+        families,
+        problem,
+        list(ctx.notices),
+        display_url(ctx.catalog.url),
+        info,
+        others,
+        learned_at,
     )
 
 

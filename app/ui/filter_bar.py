@@ -87,15 +87,22 @@ class FilterBar(QWidget):
         return super().eventFilter(watched, event)
 
     def set_families(self, labels: Mapping[str, Sequence[str]]) -> None:
-        """Offer the bundle's families and labels (kept empty without a bundle)."""
-        self._labels = {family: tuple(values) for family, values in labels.items()}
+        """Offer the families and labels suggestions are decided with (kept empty without
+        a bundle); a family and label chosen before stay chosen if they still exist
+        (learning adds labels, forgetting takes the catalog's own away)."""
+        family, label = self.family.currentData(), self.label.currentData()
+        self._labels = {name: tuple(values) for name, values in labels.items()}
         self.family.blockSignals(True)
         self.family.clear()
         self.family.addItem("any family", None)
-        for family in self._labels:
-            self.family.addItem(family, family)
+        for name in self._labels:
+            self.family.addItem(name, name)
+        self.family.setCurrentIndex(max(0, self.family.findData(family)))
         self.family.blockSignals(False)
         self._fill_labels()
+        self.label.blockSignals(True)
+        self.label.setCurrentIndex(max(0, self.label.findData(label)))
+        self.label.blockSignals(False)
 
     def _family_changed(self, _: int) -> None:
         self._fill_labels()

@@ -116,15 +116,19 @@ class ImportController(QObject):
             job,
             name=kind.name,
             on_progress=lambda value: self.progressed.emit(*value),
-            on_result=self.finished.emit,
-            on_error=self.failed.emit,
-            on_finished=self._done,
+            on_result=self._finished,
+            on_error=self._failed,
         )
         self.started.emit()
         return True
 
-    def _done(self) -> None:
+    def _finished(self, report: ImportReport) -> None:
+        self._worker = None  # before the signal: its slots may start learning at once
+        self.finished.emit(report)
+
+    def _failed(self, message: str) -> None:
         self._worker = None
+        self.failed.emit(message)
 
     def cancel(self) -> None:
         if self._worker is not None:

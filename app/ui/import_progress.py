@@ -1,4 +1,5 @@
-"""Import progress in the status bar: count, rate, cancel, and a link to the failures."""
+"""Progress of the window's job over the catalog in the status bar (import, re-tag,
+learning): count, rate, cancel, and a link to the failures."""
 
 from __future__ import annotations
 
@@ -37,10 +38,11 @@ class ImportProgress(QWidget):
         self.set_failures(0)
         self.hide()
 
-    def start(self, doing: str = "Importing") -> None:
+    def start(self, doing: str = "Importing", first: str = "Looking for photos…") -> None:
+        """A job began; ``first`` says what it does before the first progress report."""
         self._started, self._doing = time.monotonic(), doing
         self.bar.setRange(0, 0)
-        self.label.setText("Looking for photos…")
+        self.label.setText(first)
         self.cancel.setEnabled(True)
         self.set_failures(0)
         self.show()
@@ -53,13 +55,19 @@ class ImportProgress(QWidget):
         left = f" · {(total - done) / rate:.0f} s left" if rate > 0 and done < total else ""
         self.label.setText(f"{self._doing} {done:,} / {total:,} · {rate:.1f} photos/s{left}")
 
+    def show_steps(self, text: str, done: int, total: int) -> None:
+        """Progress of a job that is not counted in photos (``total`` 0: busy)."""
+        self.bar.setRange(0, total)
+        self.bar.setValue(done)
+        self.label.setText(text)
+
     def set_failures(self, count: int) -> None:
         self.failures.setText(f"{count} failed — show")
         self.failures.setVisible(count > 0)
 
-    def cancelling(self) -> None:
+    def cancelling(self, text: str = "Cancelling after the current photo…") -> None:
         self.cancel.setEnabled(False)
-        self.label.setText("Cancelling after the current photo…")
+        self.label.setText(text)
 
     def finish(self, summary: str) -> None:
         self.bar.setRange(0, 1)

@@ -1,4 +1,9 @@
-"""A searchable chooser of a family's labels: type to filter, arrows to move, Enter to take."""
+"""A searchable chooser of a family's labels: type to filter, arrows to move, Enter to take.
+
+Typing a label the family lacks offers it as a new one: a shop's own names (colour
+"khaki", pattern "paisley") enter the catalog this way, and once they have enough
+examples, learning from reviews suggests them too.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,32 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QListWidgetItem,
     QVBoxLayout,
     QWidget,
 )
+
+LABEL = Qt.ItemDataRole.UserRole  # an item's label (the typed text for a new one)
+
+
+def new_label_item(typed: str) -> QListWidgetItem:
+    """The list's last item when ``typed`` is no label of the family: take it as a new
+    one, or (text no tag can hold) why not."""
+    from app.core.learning import MIN_NEW_LABEL
+    from app.core.tag_input import tag_text_problem
+
+    problem = tag_text_problem(typed)
+    if problem is not None:
+        item = QListWidgetItem(f"Cannot be a label: {problem}")
+        item.setFlags(Qt.ItemFlag.NoItemFlags)
+        return item
+    item = QListWidgetItem(f"+ new label “{typed}”")
+    item.setData(LABEL, typed)
+    item.setToolTip(
+        f"A label of this catalog's own. Once it is set on {MIN_NEW_LABEL} photos, "
+        "Tools → Learn from reviews… suggests it too."
+    )
+    return item
 
 
 class LabelPicker(QDialog):
@@ -23,6 +51,7 @@ class LabelPicker(QDialog):
 
     ``current`` (the photo's accepted label, else its top suggestion) is selected when
     the list opens, so Enter without typing keeps it instead of taking the first label.
+    Typed text that is no label is offered last, as a new label (first if nothing matches).
     """
 
     def __init__(
@@ -76,17 +105,22 @@ class LabelPicker(QDialog):
     def _fill(self) -> None:
         """Typing narrows the list and selects the first match; with nothing typed the
         current label stays selected."""
-        text = self.search.text().strip().lower()
+        typed = self.search.text().strip()
+        text = typed.casefold()
         self.list.clear()
-        labels = [
-            label
-            for label in self._families.get(self.family.currentText(), ())
-            if text in label.lower()
-        ]
-        self.list.addItems(labels)
+        family = self._families.get(self.family.currentText(), ())
+        labels = [label for label in family if text in label.casefold()]
+        for label in labels:
+            item = QListWidgetItem(label)
+            item.setData(LABEL, label)
+            self.list.addItem(item)
+        if typed and all(label.casefold() != text for label in family):
+            self.list.addItem(new_label_item(typed))
         if labels:
             keep = not text and self._current in labels
             self.list.setCurrentRow(labels.index(self._current) if keep else 0)
+        elif self.list.count() and self.list.item(0).data(LABEL):
+            self.list.setCurrentRow(0)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Up/Down in the search box move through the list, so hands stay on the keys."""
@@ -101,6 +135,6 @@ class LabelPicker(QDialog):
 
     def choice(self) -> tuple[str, str] | None:
         item = self.list.currentItem()
-        if item is None:
+        if item is None or not item.data(LABEL):
             return None
-        return self.family.currentText(), item.text()
+        return self.family.currentText(), str(item.data(LABEL))

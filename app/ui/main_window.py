@@ -2,8 +2,8 @@
 
 It builds and wires the widgets and keeps the open catalog; the work lives elsewhere:
 keys and menus in window_menus, the File menu's dialogs and jobs in file_actions,
-review in review_controller, photo import in import_controller, and the calls into
-app.core in catalog_session.
+review in review_controller, photo import in import_controller, learning from reviews
+in learning_actions, and the calls into app.core in catalog_session.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from app.ui.file_drops import accept_file_drags, local_files
 from app.ui.filter_bar import FilterBar
 from app.ui.import_controller import RETAG, ImportController, summary
 from app.ui.import_progress import ImportProgress
+from app.ui.learning_actions import LearningActions
 from app.ui.photo_removal import PhotoRemoval
 from app.ui.preview_pane import PreviewPane
 from app.ui.review_controller import ReviewController
@@ -101,6 +102,8 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self.files = FileActions(self)
         self.removal = PhotoRemoval(self)
+        self.learning = LearningActions(self)
+        self.status_bar.addPermanentWidget(self.learning.offer)
         self.menus = WindowMenus(self)
         self._wire()
         self._restore_layout()
@@ -158,6 +161,7 @@ class MainWindow(QMainWindow):
         self.controller.status.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.controller.problem.connect(self.show_problem)
         self.controller.undo_stack.indexChanged.connect(lambda _: self._stats_soon.start())
+        self.controller.undo_stack.indexChanged.connect(lambda _: self.learning.edits_made())
         self.importer.started.connect(self._import_started)
         self.importer.progressed.connect(self.progress.update_progress)
         self.importer.finished.connect(self._import_finished)
@@ -203,6 +207,7 @@ class MainWindow(QMainWindow):
         self.overrides = {k: v for k, v in self.settings.thresholds().items() if k in known}
         self.ctx.thresholds = dict(self.overrides)
         self.thresholds.set_families(self.families, self.overrides)
+        QTimer.singleShot(0, self.panes.fit_thresholds)
         self.filter_bar.set_families({f.name: f.labels for f in self.families})
         self.controller.bind(self.ctx, self.families, self.overrides)
         self._grid_reads = CatalogGrid(self.ctx.catalog, self.overrides)
@@ -216,6 +221,7 @@ class MainWindow(QMainWindow):
         self.bundle_problem = opened.bundle_problem
         if not opened.bundle_problem:
             self._show_other_bundle(opened.not_tagged_by_bundle)
+            self.learning.catalog_opened(opened.learned_at)
         self.setWindowTitle(window_title(self.catalog_name, self.bundle_info))
         self._show_opened_message(opened.notices)
         self.refresh_stats()
@@ -250,7 +256,10 @@ class MainWindow(QMainWindow):
         if self.ctx is None:
             return
         self.importer.cancel()
+        self.learning.cancel()
         self.importer.wait(10000)
+        self.learning.runs.wait(10000)
+        self.learning.offer.hide()
         self.controller.wait(5000)
         self.controller.bind(None, (), {})
         self.model.set_source(None)
@@ -327,6 +336,17 @@ class MainWindow(QMainWindow):
         self.apply_filter()
         self.refresh_shares()
 
+    def set_families(self, families: Sequence[Family]) -> None:
+        """Learning or forgetting changed the families suggestions are decided with: their
+        labels in the filters and the label list, their thresholds in the panel (the
+        user's own stay), the grid's marks, the open photo and the counts follow."""
+        self.families = tuple(families)
+        self.thresholds.set_families(self.families, self.overrides)
+        QTimer.singleShot(0, self.panes.fit_thresholds)  # once the new rows are laid out
+        self.filter_bar.set_families({f.name: f.labels for f in self.families})
+        self.controller.families = self.families
+        self.catalog_changed()
+
     def refresh_shares(self) -> None:
         if self.ctx is None or not self.families:
             return
@@ -384,9 +404,9 @@ class MainWindow(QMainWindow):
                 f"{self.ctx.bundle_path}). Use File → Choose bundle…, then drop the photos again."
             )
             return False
-        if self.importer.running:
+        if self.job_running:
             self.statusBar().showMessage(
-                "An import is running; drop more photos when it ends.", 5000
+                "An import or learning is running; drop more photos when it ends.", 5000
             )
             return False
         return self.importer.start(self.ctx, paths)
@@ -399,26 +419,45 @@ class MainWindow(QMainWindow):
                 "(File → Open catalog…, File → Choose bundle…)."
             )
             return False
-        if not self.importer.start_retag(self.ctx):
+        if self.learning.running or not self.importer.start_retag(self.ctx):
             self.statusBar().showMessage(
-                "An import or re-tag is running; re-tag when it ends.", 5000
+                "An import, re-tag or learning is running; re-tag when it ends.", 5000
             )
             return False
         return True
 
+    @property
+    def job_running(self) -> bool:
+        """An import, re-tag or learning: one job over the whole catalog at a time."""
+        return self.importer.running or self.learning.running
+
+    def update_job_actions(self) -> None:
+        """Importing and learning exclude each other; Esc cancels whichever runs."""
+        importing, learning = self.importer.running, self.learning.running
+        for action in (self.menus.import_files, self.menus.import_folder, self.menus.retag):
+            action.setEnabled(not learning)
+        for action in (self.menus.learn, self.menus.forget):
+            action.setEnabled(not importing and not learning)
+        self.menus.cancel_import.setEnabled(importing or learning)
+
     def cancel_import(self) -> None:
-        self.importer.cancel()
-        self.progress.cancelling()
+        """Cancel (Esc, or the status bar's button): the import, re-tag or learning."""
+        if self.learning.running:
+            self.learning.cancel()
+            self.progress.cancelling("Cancelling…")
+        elif self.importer.running:
+            self.importer.cancel()
+            self.progress.cancelling()
 
     def _import_started(self) -> None:
         self.progress.reset_visibility()
         self.progress.start(self.importer.kind.doing)
-        self.menus.cancel_import.setEnabled(True)
+        self.update_job_actions()
         self._grow_timer.start()
 
     def _import_finished(self, report: ImportReport) -> None:
         self._grow_timer.stop()
-        self.menus.cancel_import.setEnabled(False)
+        self.update_job_actions()
         if report.moved:  # rows already loaded hold the old paths
             for thumbs in (self.grid_thumbs, self.strip_thumbs, self.preview_thumbs):
                 thumbs.retry_broken()
@@ -458,11 +497,13 @@ class MainWindow(QMainWindow):
             self.banner.hide()
 
     def catalog_changed(self) -> None:
-        """Tags changed outside the undo stack (a tag file): reload grid, photo and counts."""
+        """Tags or suggestions changed outside the undo stack (a tag file, learning):
+        reload grid, photo and counts."""
         self.apply_filter()
         self.controller.reload_current()
         self.refresh_stats()
         self.refresh_shares()
+        self.learning.edits_made()
 
     def focus_grid_unless_typing(self) -> None:
         """Give the keys back to the grid, unless the user is typing in a text box."""
@@ -481,7 +522,7 @@ class MainWindow(QMainWindow):
 
     def _import_failed(self, message: str) -> None:
         self._grow_timer.stop()
-        self.menus.cancel_import.setEnabled(False)
+        self.update_job_actions()
         self.progress.finish("Import stopped.")
         self.show_problem(message)
         self.model.refresh()
@@ -529,11 +570,14 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.importer.running:
+        if self.job_running:
             answer = QMessageBox.question(
                 self,
-                "Import running",
-                "An import is running. Stop it and quit? Photos imported so far are kept.",
+                "Import running" if self.importer.running else "Learning running",
+                "An import is running. Stop it and quit? Photos imported so far are kept."
+                if self.importer.running
+                else "Learning from reviews is running. Stop it and quit? What the catalog "
+                "learned before stays.",
             )
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()

@@ -56,10 +56,10 @@ class PhotoRemoval(QObject):
         ids = w.controller.selected_ids()
         if w.ctx is None or not ids or w.controller.writer is None:
             return
-        if w.importer.running:
+        if w.job_running:
             w.statusBar().showMessage(
-                "Photos cannot be removed while an import or re-tag runs: wait for it to "
-                "finish, or cancel it (Esc).",
+                "Photos cannot be removed while an import, re-tag or learning runs: wait for "
+                "it to finish, or cancel it (Esc).",
                 10000,
             )
             return

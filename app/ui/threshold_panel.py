@@ -1,4 +1,6 @@
-"""Per-family threshold sliders and the share of the catalog each setting tags confidently.
+"""Per-family threshold sliders, the share of the catalog each setting tags confidently,
+and what each threshold was set on (the bundle's validation, held-out sources, or this
+catalog's reviews once it learned from them).
 
 Moving a slider changes what counts as confident at once (the panel emits the new
 overrides); the share is asked of the catalog in the background by the window.
@@ -12,11 +14,14 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
+from app.ui.calibration_text import details, set_on_line
+
 if TYPE_CHECKING:
     from app.core.bundle import Family
 
 
 STEPS = 100
+NOTE_STYLE = "color: #555; font-size: 11px;"
 
 
 class ThresholdPanel(QWidget):
@@ -30,6 +35,7 @@ class ThresholdPanel(QWidget):
         self._sliders: dict[str, QSlider] = {}
         self._values: dict[str, QLabel] = {}
         self._shares: dict[str, QLabel] = {}
+        self._notes: dict[str, QLabel] = {}
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(120)
@@ -38,7 +44,10 @@ class ThresholdPanel(QWidget):
         self._note = QLabel("Thresholds need a model bundle (File → Choose bundle…).")
         self._note.setWordWrap(True)
         reset = QPushButton("Reset to calibrated")
-        reset.setToolTip("Use the thresholds the bundle was calibrated with")
+        reset.setToolTip(
+            "Use the calibrated thresholds: this catalog's where it learned them from its "
+            "reviews, else the bundle's"
+        )
         reset.clicked.connect(self.reset)
         layout = QVBoxLayout(self)
         layout.addWidget(self._note)
@@ -55,6 +64,7 @@ class ThresholdPanel(QWidget):
         self._sliders.clear()
         self._values.clear()
         self._shares.clear()
+        self._notes.clear()
         self._note.setVisible(not families)
         for row, family in enumerate(families):
             slider = QSlider(Qt.Orientation.Horizontal)
@@ -65,13 +75,19 @@ class ThresholdPanel(QWidget):
             value = QLabel()
             share = QLabel("…")
             share.setMinimumWidth(110)
+            note = QLabel()
+            note.setObjectName(f"set_on_{family.name}")
+            note.setWordWrap(True)
+            note.setStyleSheet(NOTE_STYLE)
+            note.setToolTip(details(family))
             self._sliders[family.name], self._values[family.name] = slider, value
-            self._shares[family.name] = share
+            self._shares[family.name], self._notes[family.name] = share, note
             slider.valueChanged.connect(lambda _=0, name=family.name: self._moved(name))
-            self._grid.addWidget(QLabel(f"<b>{family.name}</b>"), row, 0)
-            self._grid.addWidget(slider, row, 1)
-            self._grid.addWidget(value, row, 2)
-            self._grid.addWidget(share, row, 3)
+            self._grid.addWidget(QLabel(f"<b>{family.name}</b>"), 2 * row, 0)
+            self._grid.addWidget(slider, 2 * row, 1)
+            self._grid.addWidget(value, 2 * row, 2)
+            self._grid.addWidget(share, 2 * row, 3)
+            self._grid.addWidget(note, 2 * row + 1, 1, 1, 3)
             self._show_value(family.name)
 
     def _moved(self, name: str) -> None:
@@ -80,14 +96,17 @@ class ThresholdPanel(QWidget):
 
     def _show_value(self, name: str) -> None:
         self._values[name].setText(f"{self._sliders[name].value() / STEPS:.2f}")
+        family = next(f for f in self._families if f.name == name)
+        self._notes[name].setText(set_on_line(family, self._override(family)))
+
+    def _override(self, family: Family) -> float | None:
+        """The slider's value where the user moved it off the calibrated threshold."""
+        value = self._sliders[family.name].value()
+        return None if value == round(family.threshold * STEPS) else value / STEPS
 
     def overrides(self) -> dict[str, float]:
-        result = {}
-        for family in self._families:
-            value = self._sliders[family.name].value() / STEPS
-            if round(family.threshold * STEPS) != self._sliders[family.name].value():
-                result[family.name] = value
-        return result
+        moved = {family.name: self._override(family) for family in self._families}
+        return {name: value for name, value in moved.items() if value is not None}
 
     def set_value(self, family: str, value: float) -> None:
         self._sliders[family].setValue(round(value * STEPS))

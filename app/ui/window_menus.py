@@ -94,8 +94,24 @@ class WindowMenus:
             tip="Tag again the photos another model bundle tagged: new suggestions and "
             "similar items; accepted tags stay",
         )
-        self.cancel_import = self._action("&Cancel import", w.importer.cancel, ["Esc"])
+        self.cancel_import = self._action(
+            "&Cancel import or learning",
+            w.cancel_import,
+            ["Esc"],
+            "Stop the import, re-tag or learning that runs",
+        )
         self.cancel_import.setEnabled(False)
+        self.learn = self._action(
+            "&Learn from reviews…",
+            w.learning.learn,
+            tip="Adapt suggestions and thresholds to this catalog from its accepted, corrected "
+            "and rejected tags",
+        )
+        self.forget = self._action(
+            "&Forget what was learned…",
+            w.learning.forget,
+            tip="Go back to the bundle's own suggestions and thresholds (asks first)",
+        )
         self.open_catalog = self._action(
             "&Open catalog…", files.choose_catalog, tip="Open an existing catalog file"
         )
@@ -146,6 +162,9 @@ class WindowMenus:
         review_menu = bar.addMenu("&Review")
         for action in self.review.values():
             review_menu.addAction(action)
+        tools_menu = bar.addMenu("&Tools")
+        tools_menu.addAction(self.learn)
+        tools_menu.addAction(self.forget)
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.find)
         view_menu.addAction(self.clear_filters)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QGroupBox,
     QListView,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -70,9 +72,15 @@ class WindowPanes(QWidget):
         self.preview_split = self._splitter(Qt.Orientation.Vertical, "previewSplitter", *middle)
         self.preview_split.setCollapsible(1, False)
         self.threshold_box = QGroupBox("Thresholds: what counts as confident")
+        # Scrolls rather than squeezes: each family's lines on what its threshold was set
+        # on wrap, and a short box would draw them over each other.
+        self.threshold_scroll = QScrollArea()
+        self.threshold_scroll.setWidgetResizable(True)
+        self.threshold_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.threshold_scroll.setWidget(thresholds)
         box_layout = QVBoxLayout(self.threshold_box)
         box_layout.setContentsMargins(4, 4, 4, 4)
-        box_layout.addWidget(thresholds)
+        box_layout.addWidget(self.threshold_scroll)
         self.review_split = self._splitter(
             Qt.Orientation.Vertical, "reviewSplitter", review, self.threshold_box
         )
@@ -86,6 +94,21 @@ class WindowPanes(QWidget):
         box.setContentsMargins(6, 6, 6, 0)
         box.addWidget(banner)
         box.addWidget(self.main_split, 1)
+
+    def fit_thresholds(self) -> None:
+        """Give the threshold box the height its rows need, from the review panel above
+        (which keeps at least a third): learning adds lines to the rows."""
+        inner = self.threshold_scroll.widget()
+        width = self.threshold_scroll.viewport().width()
+        need = inner.heightForWidth(width) if inner.hasHeightForWidth() else -1
+        need = max(need, inner.minimumSizeHint().height())
+        frame = self.threshold_box.height() - self.threshold_scroll.viewport().height()
+        review, box = self.review_split.sizes()
+        missing = need + frame - box
+        if missing > 0:
+            moved = min(missing, review - (review + box) // 3)
+            if moved > 0:
+                self.review_split.setSizes([review - moved, box + moved])
 
     @staticmethod
     def _splitter(orientation: Qt.Orientation, name: str, *widgets: QWidget) -> QSplitter:
