@@ -256,7 +256,35 @@ def test_a_photo_named_twice_ends_as_the_later_row_says(tmp_path: Path) -> None:
     assert tags_of(catalog)[sha(0)] == ({"colour": "blue"}, ())
 
 
-def test_a_row_a_failed_write_touched_is_reported_as_partly_written(
+def test_a_row_the_database_refuses_is_left_whole_and_the_others_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL row with a too-long free tag had its colour committed and was reported
+    "not applied": a row is written whole or not at all."""
+    from sqlalchemy.exc import DataError
+
+    from app.core.catalog import slots
+
+    catalog = Catalog.open(tmp_path / "c.db")
+    add_photos(catalog, tmp_path, 3)
+    decide = slots.decide
+
+    def refusing(session, photo, family, value, **kwargs):
+        if value == "boom":
+            raise DataError("INSERT", {}, Exception("value too long for type varying(200)"))
+        return decide(session, photo, family, value, **kwargs)
+
+    monkeypatch.setattr(slots, "decide", refusing)
+    text = f"sha256,colour,free_tags\n{sha(0)},red,sale\n{sha(1)},red,boom\n{sha(2)},,sale\n"
+    report = import_csv(catalog, text, families={"colour": ["red"]})
+    assert [line for line, _ in report.bad] == [3]
+    assert "value too long" in report.bad[0][1]
+    found = tags_of(catalog)
+    assert list(found.values()) == [({"colour": "red"}, ("sale",)), ({}, ()), ({}, ("sale",))]
+    catalog.close()
+
+
+def test_a_catalog_that_cannot_be_written_reports_every_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.core.errors import CatalogError
@@ -268,13 +296,10 @@ def test_a_row_a_failed_write_touched_is_reported_as_partly_written(
     def locked(*args, **kwargs):
         raise CatalogError(busy)
 
-    monkeypatch.setattr(catalog, "add_free_tag_many", locked)
+    monkeypatch.setattr(catalog, "set_rows", locked)
     text = f"sha256,colour,free_tags\n{sha(0)},red,sale\n{sha(1)},,sale\n"
     report = import_csv(catalog, text, families={"colour": ["red"]})
-    assert report.bad == [
-        (2, f"line 2: only part of it was written: {busy}"),
-        (3, f"line 3: {busy}"),
-    ]
+    assert report.bad == [(2, f"line 2: {busy}"), (3, f"line 3: {busy}")]
     catalog.close()
 
 

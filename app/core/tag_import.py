@@ -432,57 +432,39 @@ def _take(
             )
         )
         return
-    if photo.id in batch.rows:  # the same photo again: the file's order decides
-        batch.write()
-    have = {(t.family, t.value) for t in catalog.tags(photo.id) if t.status == "accepted"}
     wanted = [*tags.items(), *((None, tag) for tag in record.free_tags)]
-    batch.report.unchanged += sum(edit in have for edit in wanted)
-    batch.add(record, photo.id, [edit for edit in wanted if edit not in have])
+    batch.add(record, photo.id, wanted)
 
 
 @dataclass
 class _Batch:
-    """Rows to write, one photo each: a transaction per label or free tag they set."""
+    """Rows to write: one transaction for them all, each row whole or not at all."""
 
     catalog: Catalog
     actor: str | None
     report: TagImportReport
-    rows: dict[int, TagRecord] = field(default_factory=dict)  # photo id -> its row
-    edits: dict[tuple[str | None, str], list[int]] = field(default_factory=dict)
+    rows: list[tuple[TagRecord, int, list[tuple[str | None, str]]]] = field(default_factory=list)
 
     def add(self, record: TagRecord, photo_id: int, edits: list[tuple[str | None, str]]) -> None:
-        """The row's edits not already in the catalog: (family, label), (None, free tag)."""
-        self.rows[photo_id] = record
-        for edit in edits:
-            self.edits.setdefault(edit, []).append(photo_id)
+        """The row's edits: (family, label) and (None, free tag); unchanged ones cost nothing."""
+        self.rows.append((record, photo_id, edits))
 
     def write(self) -> None:
-        """Write the rows; a row a failed transaction touched is reported with the reason."""
-        written = dict.fromkeys(self.rows, 0)
-        asked = dict.fromkeys(self.rows, 0)
-        failed: dict[int, str] = {}
-        catalog, actor = self.catalog, self.actor
-        for (family, value), ids in self.edits.items():
-            for photo_id in ids:
-                asked[photo_id] += 1
-            try:
-                if family is None:
-                    results = catalog.add_free_tag_many(ids, value, actor)
-                else:
-                    results = catalog.set_tag_many(ids, family, value, actor)
-            except VitrinaError as exc:
-                failed.update((photo_id, str(exc)) for photo_id in ids if photo_id not in failed)
+        """Write the rows; a row the catalog refuses is reported with the reason, unwritten."""
+        if not self.rows:
+            return
+        try:
+            results: list[int | str] = self.catalog.set_rows(
+                [(photo_id, edits) for _, photo_id, edits in self.rows], self.actor
+            )
+        except VitrinaError as exc:  # the catalog could not be written at all: nothing was
+            results = [str(exc)] * len(self.rows)
+        for (record, photo_id, edits), result in zip(self.rows, results, strict=True):
+            if isinstance(result, str):
+                self.report.bad.append((record.line, f"line {record.line}: {result}"))
                 continue
-            for photo_id, result in zip(sorted(ids), results, strict=True):
-                written[photo_id] += result is not None
-        for photo_id, record in self.rows.items():
-            self.report.written += written[photo_id]
-            self.report.unchanged += asked[photo_id] - written[photo_id]
-            if written[photo_id]:
+            self.report.written += result
+            self.report.unchanged += len(edits) - result
+            if result:
                 self.report.photos.add(photo_id)
-            if photo_id in failed:
-                part = "only part of it was written: " if written[photo_id] else ""
-                self.report.bad.append(
-                    (record.line, f"line {record.line}: {part}{failed[photo_id]}")
-                )
-        self.rows, self.edits = {}, {}
+        self.rows = []

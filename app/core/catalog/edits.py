@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.core.catalog import slots
+from app.core.catalog.engine import describe_error
 from app.core.catalog.models import Photo
 from app.core.catalog.rows import TagRow, tag_row
 from app.core.catalog.sessions import CatalogSessions
+from app.core.errors import VitrinaError
 
 T = TypeVar("T")
 
@@ -173,6 +176,42 @@ class TagEdits(CatalogSessions):
     ) -> list[TagRow | None]:
         kind = ("accepted", "human", "set")
         return self._decide(photo_ids, family, value, kind, actor, expected_versions)
+
+    def set_rows(
+        self, rows: Sequence[tuple[int, Sequence[tuple[str | None, str]]]], actor: str | None = None
+    ) -> list[int | str]:
+        """Rows of a tag file in ONE transaction, each row whole or not at all (a savepoint
+        each): per row, a photo id and its labels (family, value) and free tags (None,
+        value), set as the human's decisions. Per row: how many tags changed, or why the row
+        was not written (a value the database refuses, a photo removed meanwhile)."""
+        who = actor or slots.default_actor()
+        results: list[int | str] = []
+        with self._write(f"applying {len(rows):,} rows of tags") as session:
+            for photo_id, edits in rows:
+                try:
+                    with session.begin_nested():
+                        photo = slots.lock_photo(session, photo_id)
+                        changed = 0
+                        for family, value in edits:
+                            tag = slots.decide(
+                                session,
+                                photo,
+                                family,
+                                value,
+                                status="accepted",
+                                source="human",
+                                action="set" if family is not None else "add",
+                                actor=who,
+                                expected_version=None,
+                            )
+                            changed += tag is not None
+                        slots.refresh_review_state(session, photo)
+                    results.append(changed)
+                except VitrinaError as exc:
+                    results.append(str(exc))
+                except DBAPIError as exc:
+                    results.append(describe_error(self.url, f"photo {photo_id}'s row", exc))
+        return results
 
     def add_free_tag_many(
         self, photo_ids: Iterable[int], value: str, actor: str | None = None
