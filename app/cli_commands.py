@@ -16,6 +16,7 @@ from app import cli_photos
 from app.core import export, tag_import
 from app.core.decode import SUPPORTED_SUFFIXES
 from app.core.importer import import_paths, retag_photos
+from app.core.learning import MIN_NEW_LABEL
 
 if TYPE_CHECKING:
     from app.cli import Console, Interrupt
@@ -259,7 +260,7 @@ def _plain(value: object) -> str:
 
 def _import_tags(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
     tag_file = tag_import.open_tag_file(args.file)
-    families = {family.name: family.labels for family in ctx.bundle.families}
+    families = {family.name: family.labels for family in ctx.families}
     with _bar(tag_file.rows, unit="row") as bar:
         report = tag_import.apply_tag_records(
             ctx.catalog,
@@ -271,6 +272,12 @@ def _import_tags(args: argparse.Namespace, ctx: AppContext, con: Console, stop: 
     for _line, reason in sorted([*report.bad, *report.unmatched]):
         con.warn(f"skipped: {args.file}: {reason}")
     stopped = f" Stopped after row {report.rows} of {tag_file.rows}." if report.cancelled else ""
+    if report.new_labels:
+        named = ", ".join(f"{f} {label!r} ({n})" for (f, label), n in report.new_labels.items())
+        con.print(
+            f"Labels the bundle does not have, kept as this shop's own: {named}. `vitrina "
+            f"learn` suggests each once it has {MIN_NEW_LABEL} examples."
+        )
     con.print(
         f"Wrote {report.written} tag(s) on {len(report.photos)} photo(s); "
         f"{report.unchanged} already there; {len(report.unmatched)} unmatched, "

@@ -17,7 +17,7 @@ from app.core.catalog import PhotoNotFoundError, PhotoRow, PredictionRow
 from app.core.catalog.engine import display_url
 from app.core.decode import content_hash
 from app.core.errors import VitrinaError
-from app.core.tag_input import NOT_A_PATH, match_name, tag_text_problem
+from app.core.tag_input import NOT_A_PATH, family_label, match_name, tag_text_problem
 
 if TYPE_CHECKING:
     from app.cli import Console, Interrupt
@@ -163,30 +163,13 @@ def reject(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interr
     return OK
 
 
-def _bundle_label(ctx: AppContext, family: str, label: str) -> tuple[str, str]:
-    """The bundle's family and label that the words name, whatever their case and spaces
-    ("Watch", " striped "); free text goes through `tag`."""
-    families = {f.name: f.labels for f in ctx.bundle.families}
-    name = match_name(families, family)
-    if name is None:
-        raise VitrinaError(
-            f"{family!r} is not a family of bundle {ctx.bundle.label} (families: "
-            f"{', '.join(families)}). For a free-form tag use `vitrina tag PHOTO TEXT`."
-        )
-    value = match_name(families[name], label)
-    if value is None:
-        raise VitrinaError(
-            f"{label!r} is not a label of family {name!r}; its labels are "
-            f"{', '.join(families[name])}. For a free-form tag use `vitrina tag PHOTO TEXT`."
-        )
-    return name, value
-
-
 def set_label(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
     photo = find_photo(ctx, args.photo)
-    family, label = _bundle_label(ctx, args.family, args.label)
+    families = {f.name: f.labels for f in ctx.families}
+    family, label, new = family_label(families, args.family, args.label)
     ctx.catalog.set_tag(photo.id, family, label)
-    con.print(f"photo {photo.id}: {family} = {label} (set)")
+    own = f" (not a {family} of the bundle: kept as this shop's own label)" if new else ""
+    con.print(f"photo {photo.id}: {family} = {label} (set){own}")
     return OK
 
 

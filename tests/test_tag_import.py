@@ -113,9 +113,8 @@ def test_rows_are_matched_by_hash_then_path(tmp_path: Path) -> None:
     report = apply_tag_records(
         catalog, records, families={"colour": ["red", "blue", "white", "green"]}
     )
-    assert [line for line, _ in report.unmatched] == [4]
-    assert [line for line, _ in report.bad] == [5, 6, 8]
-    assert "'black' is not a label" in report.bad[2][1]
+    assert [line for line, _ in report.unmatched] == [4, 8]  # black: a label of the shop's own
+    assert [line for line, _ in report.bad] == [5, 6]
     assert all(reason.startswith(f"line {line}:") for line, reason in report.bad)
     tags = tags_of(catalog)
     assert tags[sha(0)] == ({"colour": "red"}, ())
@@ -196,9 +195,23 @@ def test_family_labels_need_the_bundle_to_check_them(tmp_path: Path) -> None:
     assert "model bundle" in report.bad[0][1] and "--bundle" in report.bad[0][1]
     assert tags_of(catalog) == {sha(0): ({}, ()), sha(1): ({}, ("sale",))}
     report = import_csv(catalog, text, families={"colour": ["red"]})
-    assert (
-        "'no-such-colour' is not a label of family 'colour' (its labels: red)" in (report.bad[0][1])
+    assert report.ok and report.new_labels == {("colour", "no-such-colour"): 1}
+    report = import_csv(catalog, text.replace("colour", "material"), families={"colour": ["red"]})
+    assert "'material' is not a family of the bundle" in report.bad[0][1]
+    catalog.close()
+
+
+def test_a_shops_own_labels_are_kept_in_one_spelling(tmp_path: Path) -> None:
+    """A label the bundle lacks ("Navy Blue") is the shop's own: the catalog learns to
+    suggest it later, so it is kept, lower-case with single spaces, and counted."""
+    catalog = Catalog.open(tmp_path / "c.db")
+    add_photos(catalog, tmp_path, 3)
+    rows = "".join(
+        f"{sha(n)},{text}\n" for n, text in enumerate(["Navy Blue", " navy  blue", "RED"])
     )
+    report = import_csv(catalog, "sha256,colour\n" + rows, families={"colour": ["red", "navy"]})
+    assert report.ok and report.new_labels == {("colour", "navy blue"): 2}
+    assert [a["colour"] for a, _ in tags_of(catalog).values()] == ["navy blue", "navy blue", "red"]
     catalog.close()
 
 

@@ -134,17 +134,23 @@ class Adaptation:
 class LearnReport:
     """What ``learn_from_reviews`` did, family by family."""
 
-    corrections: dict[str, learning.Correction]
+    corrections: dict[str, learning.Correction]  # empty when cancelled before storing
     without_features: int  # reviewed photos the bundle stored no features for
     refreshed: int = 0  # photos whose suggestions were redone
     cancelled: bool = False
+
+
+class Cancelled(Exception):
+    """Raised by a step when the run was asked to stop: nothing learned is stored."""
 
 
 def learn_from_reviews(
     ctx: AppContext, progress: Progress | None = None, cancel: Cancel | None = None
 ) -> LearnReport:
     """Learn every family's correction from the catalog's reviews, keep it in the catalog
-    and refresh the suggestions of its photos (tags are never touched)."""
+    and refresh the suggestions of its photos (tags are never touched). ``progress(done,
+    total)`` counts the fits, then the photos refreshed; ``cancel()`` is asked between fits
+    (nothing is stored then) and between chunks of the refresh (what was learned stays)."""
     bundle, catalog = ctx.bundle, ctx.catalog
     reviews = [catalog.reviews(bundle.key, family.name) for family in bundle.families]
     slices = family_slices(bundle.families)
@@ -153,26 +159,32 @@ def learn_from_reviews(
 
     def step() -> None:
         nonlocal done
+        if cancel is not None and cancel():
+            raise Cancelled
         done += 1
         if progress is not None:
             progress(done, steps)
 
     corrections: dict[str, learning.Correction] = {}
-    for family, found in zip(bundle.families, reviews, strict=True):
-        probs = found.probabilities[:, slices[family.name]] if len(found.ids) else found.features
-        corrections[family.name] = learning.learn_family(
-            learning.FamilyReviews(
-                family.name,
-                family.labels,
-                found.features,
-                probs,
-                found.accepted,
-                found.rejected,
-                family.calibration.get("target_precision", 0.95),
-                family.threshold,
-            ),
-            step,
-        )
+    try:
+        for family, found in zip(bundle.families, reviews, strict=True):
+            part = slices[family.name]
+            probs = found.probabilities[:, part] if len(found.ids) else found.features
+            corrections[family.name] = learning.learn_family(
+                learning.FamilyReviews(
+                    family.name,
+                    family.labels,
+                    found.features,
+                    probs,
+                    found.accepted,
+                    found.rejected,
+                    family.calibration.get("target_precision", 0.95),
+                    family.threshold,
+                ),
+                step,
+            )
+    except Cancelled:
+        return LearnReport({}, 0, cancelled=True)  # nothing stored
     learned = [
         (name, c.summary(), c.packed_weights())
         for name, c in corrections.items()
@@ -181,16 +193,16 @@ def learn_from_reviews(
     catalog.save_corrections(bundle.key, learned)
     ctx.reload_adaptation()
     report = LearnReport(corrections, catalog.reviewed_without_features(bundle.key))
-    report.refreshed, report.cancelled = refresh_suggestions(ctx, None, cancel)
+    report.refreshed, report.cancelled = refresh_suggestions(ctx, progress, cancel)
     return report
 
 
-def forget(ctx: AppContext, cancel: Cancel | None = None) -> int:
+def forget(ctx: AppContext, progress: Progress | None = None, cancel: Cancel | None = None) -> int:
     """Drop what the catalog learned for the current bundle and give its photos the
     bundle's own suggestions back; how many corrections there were."""
     dropped = ctx.catalog.forget_corrections(ctx.bundle.key)
     ctx.reload_adaptation()
-    refresh_suggestions(ctx, None, cancel)
+    refresh_suggestions(ctx, progress, cancel)
     return dropped
 
 
@@ -198,8 +210,11 @@ def refresh_suggestions(
     ctx: AppContext, progress: Progress | None = None, cancel: Cancel | None = None
 ) -> tuple[int, bool]:
     """Redo the suggestions of every photo with stored features from them (no photo is
-    decoded), a chunk per transaction; (photos redone, cancelled)."""
+    decoded), a chunk per transaction, and give every prediction of the bundle its family's
+    threshold now; (photos redone, cancelled). A user's threshold setting is applied when
+    shown, not stored."""
     bundle, catalog, adaptation = ctx.bundle, ctx.catalog, ctx.adaptation
+    catalog.set_thresholds(bundle.label, {f.name: f.threshold for f in adaptation.families})
     total = catalog.count_with_features(bundle.key)
     done = 0
     for chunk in catalog.feature_chunks(bundle.key):
@@ -210,7 +225,6 @@ def refresh_suggestions(
             int(photo_id): adaptation.decide(
                 {name: values[row] for name, values in probabilities.items()},
                 chunk.features[row],
-                ctx.thresholds,
             )
             for row, photo_id in enumerate(chunk.ids)
         }

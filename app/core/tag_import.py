@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from app.core.errors import VitrinaError
 from app.core.export import needs_escape, split_free_tags
-from app.core.tag_input import NOT_A_PATH, match_name, tag_text_problem
+from app.core.tag_input import NOT_A_PATH, family_label, tag_text_problem
 
 if TYPE_CHECKING:
     from app.core.catalog import Catalog, PhotoRow
@@ -64,6 +65,8 @@ class TagImportReport:
     bad: list[tuple[int, str]] = field(default_factory=list)
     rows: int = 0  # rows looked at (all of them unless cancelled)
     cancelled: bool = False
+    # (family, label) -> rows naming a label the bundle lacks: the shop's own, learned later
+    new_labels: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     @property
     def ok(self) -> bool:
@@ -353,18 +356,10 @@ def _checked_tags(
         )
     tags: dict[str, str] = {}
     for typed_family, typed_label in record.tags.items():
-        family = match_name(families, typed_family)
-        if family is None:
-            return {}, (
-                f"{where} {typed_family!r} is not a family of the bundle (its families: "
-                f"{', '.join(families)})."
-            )
-        label = match_name(families[family], typed_label)
-        if label is None:
-            return {}, (
-                f"{where} {typed_label!r} is not a label of family {family!r} (its labels: "
-                f"{', '.join(families[family])})."
-            )
+        try:
+            family, label, _new = family_label(families, typed_family, typed_label)
+        except VitrinaError as exc:
+            return {}, f"{where} {exc}"
         if tags.setdefault(family, label) != label:
             return {}, f"{where} family {family!r} is given twice: {tags[family]!r}, {label!r}."
     return tags, ""
@@ -394,7 +389,7 @@ def apply_tag_records(
         by_hash = catalog.find_by_hashes(
             r.sha256 for r, _, problem in checked if r.sha256 and not (r.problem or problem)
         )
-        batch = _Batch(catalog, actor, report)
+        batch = _Batch(catalog, actor, report, families or {})
         for record, tags, problem in checked:
             if cancel is not None and cancel():
                 report.cancelled = True
@@ -443,6 +438,7 @@ class _Batch:
     catalog: Catalog
     actor: str | None
     report: TagImportReport
+    families: Mapping[str, Sequence[str]]
     rows: list[tuple[TagRecord, int, list[tuple[str | None, str]]]] = field(default_factory=list)
 
     def add(self, record: TagRecord, photo_id: int, edits: list[tuple[str | None, str]]) -> None:
@@ -465,6 +461,9 @@ class _Batch:
                 continue
             self.report.written += result
             self.report.unchanged += len(edits) - result
+            for family, label in edits:
+                if family is not None and label not in self.families.get(family, (label,)):
+                    self.report.new_labels[(family, label)] += 1
             if result:
                 self.report.photos.add(photo_id)
         self.rows = []

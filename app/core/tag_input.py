@@ -8,9 +8,10 @@ tag must fit the catalog's column and be text XML can hold (it goes into XMP sid
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from app.core.catalog.models import Tag
+from app.core.errors import VitrinaError
 
 MAX_TAG_LENGTH: int = Tag.__table__.c.value.type.length  # the catalog's tags.value column
 # What XML 1.0 cannot hold (C0 controls but tab, newline, CR; U+FFFE/U+FFFF), and lone
@@ -27,6 +28,33 @@ def match_name(names: Iterable[str], text: str) -> str | None:
         return typed
     folded = typed.casefold()
     return next((name for name in names if name.casefold() == folded), None)
+
+
+def family_label(
+    families: Mapping[str, Sequence[str]], typed_family: str, typed_label: str
+) -> tuple[str, str, bool]:
+    """(family, label, new) as the catalog stores a typed pair.
+
+    The family must be one of ``families`` (any case and spaces). The label is the
+    family's own spelling when it names one of its labels; otherwise it is the shop's own
+    label (``new``), kept lower-case with single spaces, which the catalog learns to
+    suggest once it has enough examples (app.core.learning). Raises VitrinaError.
+    """
+    family = match_name(families, typed_family)
+    if family is None:
+        raise VitrinaError(
+            f"{typed_family!r} is not a family of the bundle (its families: "
+            f"{', '.join(families)}); for a free-form tag use the free_tags column or "
+            "`vitrina tag PHOTO TEXT`."
+        )
+    known = match_name(families[family], typed_label)
+    if known is not None:
+        return family, known, False
+    label = " ".join(typed_label.split()).lower()
+    problem = tag_text_problem(label)
+    if problem:
+        raise VitrinaError(f"{family} {typed_label!r}: {problem}.")
+    return family, label, True
 
 
 def tag_text_problem(text: str) -> str | None:

@@ -74,8 +74,7 @@ def open_context(location: str, bundle: str) -> OpenedCatalog:
         families = ctx.families
         info = bundle_info(ctx.bundle)
         others = not_tagged_by_bundle(ctx)
-        learned = ctx.catalog.corrections(ctx.bundle.key)
-        learned_at = max((c.created_at for c in learned), default=None)
+        learned_at = ctx.catalog.last_learned(ctx.bundle.key)
     except VitrinaError as exc:
         problem = str(exc)
     return OpenedCatalog(

@@ -36,12 +36,6 @@ class LearningOutcome:
     cancelled: bool = False
 
 
-class Stopped(Exception):
-    """Cancelled while the families are being fitted. learn_from_reviews asks ``cancel``
-    only once it refreshes suggestions; raised from its progress callback, this ends
-    the run before anything is stored, so a cancel answers within one fit."""
-
-
 def report_lines(report: LearnReport) -> tuple[tuple[str, str], ...]:
     """Per family: the figures (adaptation.describe) and, beside them, why nothing was
     applied, which new labels are suggested and which need more examples."""
@@ -100,16 +94,13 @@ def learn(ctx: AppContext, control: JobControl) -> LearningOutcome:
 
     def progress(done: int, total: int) -> None:
         nonlocal last
-        if control.cancelled:
-            raise Stopped
         now = time.monotonic()
         if now - last >= REPORT_EVERY_S or done == total:
             last = now
             control.report((done, total))
 
-    try:
-        report = learn_from_reviews(ctx, progress, lambda: control.cancelled)
-    except Stopped:
+    report = learn_from_reviews(ctx, progress, lambda: control.cancelled)
+    if report.cancelled and not report.corrections:
         return LearningOutcome(
             ctx.families, "Learning cancelled: nothing was changed.", cancelled=True
         )
@@ -123,7 +114,7 @@ def forget(ctx: AppContext, control: JobControl) -> LearningOutcome:
     from app.core.adaptation import forget as forget_learned
 
     control.report((0, 0))
-    dropped = forget_learned(ctx, lambda: control.cancelled)
+    dropped = forget_learned(ctx, None, lambda: control.cancelled)
     if control.cancelled:
         headline = (
             "Forgotten, but stopped before every photo had the bundle's suggestions back: "

@@ -59,8 +59,9 @@ class StoredCorrection:
 
 
 def _decode(rows: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-    features = np.stack([np.frombuffer(r.features, dtype="<f2") for r in rows])
-    probabilities = np.stack([np.frombuffer(r.probabilities, dtype="<f4") for r in rows])
+    """Rows of (features, probabilities) bytes as float32 arrays."""
+    features = np.stack([np.frombuffer(r[0], dtype="<f2") for r in rows])
+    probabilities = np.stack([np.frombuffer(r[1], dtype="<f4") for r in rows])
     return features.astype(np.float32), probabilities.astype(np.float32)
 
 
@@ -86,8 +87,10 @@ class LearnedCorrections(CatalogSessions):
         after = -1
         while True:
             with self._read("reading stored features") as session:
-                rows = session.scalars(
-                    select(PhotoFeatures)
+                rows = session.execute(
+                    select(
+                        PhotoFeatures.features, PhotoFeatures.probabilities, PhotoFeatures.photo_id
+                    )
                     .where(PhotoFeatures.bundle_key == bundle_key, PhotoFeatures.photo_id > after)
                     .order_by(PhotoFeatures.photo_id)
                     .limit(size)
@@ -95,7 +98,7 @@ class LearnedCorrections(CatalogSessions):
             if not rows:
                 return
             features, probabilities = _decode(rows)
-            ids = np.array([r.photo_id for r in rows], dtype=np.int64)
+            ids = np.array([r[2] for r in rows], dtype=np.int64)
             yield FeatureChunk(ids, features, probabilities)
             after = int(ids[-1])
 
@@ -103,7 +106,13 @@ class LearnedCorrections(CatalogSessions):
         """The family's accepted and rejected tags on photos with features of this bundle."""
         with self._read(f"reading the reviews of {family}") as session:
             rows = session.execute(
-                select(Tag.photo_id, Tag.value, Tag.status, PhotoFeatures)
+                select(
+                    PhotoFeatures.features,
+                    PhotoFeatures.probabilities,
+                    Tag.photo_id,
+                    Tag.value,
+                    Tag.status,
+                )
                 .join(PhotoFeatures, PhotoFeatures.photo_id == Tag.photo_id)
                 .where(Tag.family == family, PhotoFeatures.bundle_key == bundle_key)
                 .order_by(Tag.photo_id)
@@ -111,13 +120,13 @@ class LearnedCorrections(CatalogSessions):
         if not rows:
             empty = np.zeros((0, 0), dtype=np.float32)
             return Reviews(np.zeros(0, dtype=np.int64), empty, empty, (), ())
-        features, probabilities = _decode([row[3] for row in rows])
+        features, probabilities = _decode(rows)
         return Reviews(
-            np.array([row[0] for row in rows], dtype=np.int64),
+            np.array([row[2] for row in rows], dtype=np.int64),
             features,
             probabilities,
-            tuple(row[1] if row[2] == "accepted" else "" for row in rows),
-            tuple(row[1] if row[2] == "rejected" else "" for row in rows),
+            tuple(row[3] if row[4] == "accepted" else "" for row in rows),
+            tuple(row[3] if row[4] == "rejected" else "" for row in rows),
         )
 
     def review_count_since(self, since: datetime | None) -> int:
@@ -179,6 +188,25 @@ class LearnedCorrections(CatalogSessions):
                 )
                 for row in rows
             ]
+
+    def last_learned(self, bundle_key: str) -> datetime | None:
+        """When the catalog last learned for ``bundle_key`` (None: never)."""
+        statement = select(func.max(Correction.created_at)).where(
+            Correction.bundle_key == bundle_key
+        )
+        with self._read("reading when the catalog last learned") as session:
+            return session.scalar(statement)
+
+    def set_thresholds(self, bundle_label: str, thresholds: Mapping[str, float]) -> None:
+        """Give every prediction of ``bundle_label`` its family's threshold now: photos
+        without stored features (refreshed from nothing) still show the new promise."""
+        with self._write("saving the new thresholds") as session:
+            for family, threshold in thresholds.items():
+                session.execute(
+                    update(Prediction)
+                    .where(Prediction.bundle == bundle_label, Prediction.family == family)
+                    .values(threshold=float(threshold))
+                )
 
     def forget_corrections(self, bundle_key: str) -> int:
         """Drop every correction learned for ``bundle_key``; how many there were."""
