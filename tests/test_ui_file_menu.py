@@ -44,17 +44,18 @@ def test_import_tags_applies_rows_and_lists_the_rest(
     with qtbot.waitSignal(window.files.tags_imported, timeout=TIMEOUT) as done:
         assert window.files.import_tags(tag_file)
     report = done.args[0]
-    assert report.written == 4 and report.photos == {first.id}
+    assert report.written == 5 and report.photos == {first.id, second.id}
+    assert report.new_labels == {("category", "spaceship"): 1}  # the shop's own label
     assert accepted(catalog, first.id) == {"category": "dress", "colour": "red", None: "summer"}
     assert {t.value for t in catalog.tags(first.id) if t.family is None} == {"summer", "sale"}
 
     failures = dict(window.failures.rows())
-    assert set(failures) == {f"{tag_file}:3", f"{tag_file}:4", f"{tag_file}:5"}
+    assert set(failures) == {f"{tag_file}:3", f"{tag_file}:5"}
     assert "no photo" in failures[f"{tag_file}:3"]
-    assert "spaceship" in failures[f"{tag_file}:4"]
+    assert "spreadsheet formula" in failures[f"{tag_file}:5"]
     assert window.failures_dock.isVisible()
     box = window.files.summary_box
-    assert box is not None and "4 tag(s) written on 1 photo(s)" in box.text()
+    assert box is not None and "5 tag(s) written on 2 photo(s)" in box.text()
     assert "3 row(s)" not in box.text() and "1 row(s) matched no photo" in box.text()
 
     # The grid and the open photo show the catalog's new state; keys go back to the grid.

@@ -52,6 +52,8 @@ def family_label(
         return family, known, False
     label = " ".join(typed_label.split()).lower()
     problem = tag_text_problem(label)
+    if problem is None and not label[:1].isalnum():
+        problem = "a new label starts with a letter or a digit (is it a spreadsheet formula?)"
     if problem:
         raise VitrinaError(f"{family} {typed_label!r}: {problem}.")
     return family, label, True
