@@ -26,15 +26,19 @@ import numpy as np
 from scipy.optimize import minimize
 
 MIN_REVIEWS = 30  # per family: fewer and the bundle stays as it is
-MIN_NEW_LABEL = 10  # examples before a label the bundle lacks becomes a suggestion
+MIN_NEW_LABEL = 5  # examples before a label the bundle lacks becomes a suggestion
 MIN_KEPT = 20  # out-of-fold photos a threshold must keep to be trusted at all
 FOLDS = 5
 PENALTIES = (3.0, 30.0)  # L2 strengths tried by cross-validation (standardised features)
+MANY_REVIEWS = 3000  # past this, three folds and the weaker penalty only
+FEW_FOLDS = 3
 BOUND_Z = 1.0  # one-sided z of the precision's lower bound (about 84 % confidence)
 HELPS_Z = 1.0  # how sure the wins over the bundle must be (paired, one-sided)
 NEW_LABEL_LOGP = -9.0  # the bundle's log-probability of a label it does not have
+LOGP_FLOOR = -12.0  # log-probabilities below count as this in the design
 EPS = 1e-7
-FITS_PER_FAMILY = len(PENALTIES) * FOLDS + 1
+FITS_PER_FAMILY = len(PENALTIES) * FOLDS
+MAX_ITERATIONS = 150
 
 Step = Callable[[], None]  # called after each fit: FITS_PER_FAMILY per family
 
@@ -107,7 +111,8 @@ class Correction:
         """Probabilities over ``labels`` for photos the bundle gave ``probabilities``."""
         if not self.applied or self.weights is None or self.bias is None:
             return extended(probabilities, len(self.labels))
-        logits = _offset(probabilities, len(self.labels)) + features @ self.weights + self.bias
+        design = _design(features, probabilities)
+        logits = _offset(probabilities, len(self.labels)) + design @ self.weights + self.bias
         return _softmax(logits)
 
 
@@ -142,6 +147,15 @@ def _offset(probabilities: np.ndarray, width: int) -> np.ndarray:
     return logp
 
 
+def _design(features: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """What the correction's weights multiply: the photo's features and the bundle's own
+    log-probabilities (scaled to about unit spread), so it can also re-weigh a label the
+    bundle is over- or under-confident about on this catalog's photos."""
+    logp = np.log(np.clip(probabilities.astype(np.float64), EPS, 1.0))
+    scaled = np.maximum(logp, LOGP_FLOOR) / -LOGP_FLOOR * 3.0
+    return np.hstack([features.astype(np.float64), scaled])
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
@@ -154,6 +168,7 @@ def _fit(
     positive: np.ndarray,
     negative: np.ndarray,
     penalty: float,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Weights (D, L) and bias (L,) minimising the reviews' log-loss plus the L2 penalty.
 
@@ -162,14 +177,16 @@ def _fit(
     d = x.shape[1]
     width = offset.shape[1]
     pos = positive >= 0
-    neg = (negative >= 0) & ~pos
+    neg = (negative >= 0) & (positive == -1)
     pos_rows, pos_cols = np.nonzero(pos)[0], positive[pos]
     neg_rows, neg_cols = np.nonzero(neg)[0], negative[neg]
+
+    x32 = x.astype(np.float32)
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w = theta[: d * width].reshape(d, width)
         b = theta[d * width :]
-        p = _softmax(offset + x @ w + b)
+        p = _softmax(offset + x32 @ w.astype(np.float32) + b)
         value = -np.log(p[pos_rows, pos_cols] + EPS).sum()
         grad_logits = np.zeros_like(p)
         grad_logits[pos_rows] = p[pos_rows]
@@ -183,12 +200,19 @@ def _fit(
             part[np.arange(len(neg_rows)), neg_cols] += factor[:, 0]
             grad_logits[neg_rows] += part
         value += 0.5 * penalty * (np.sum(w * w) + 0.1 * np.sum(b * b))
-        grad_w = x.T @ grad_logits + penalty * w
+        grad_w = (x32.T @ grad_logits.astype(np.float32)).astype(np.float64) + penalty * w
         grad_b = grad_logits.sum(axis=0) + 0.1 * penalty * b
         return float(value), np.concatenate([grad_w.ravel(), grad_b])
 
-    start = np.zeros(d * width + width)
-    result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 200})
+    theta = (
+        np.zeros(d * width + width)
+        if start is None
+        else np.concatenate([start[0].ravel(), start[1]])
+    )
+    # A correction needs no more digits than the reviews' noise allows: a loose tolerance
+    # keeps 10,000 reviews within seconds.
+    options = {"maxiter": MAX_ITERATIONS, "ftol": 1e-6}
+    result = minimize(loss, theta, jac=True, method="L-BFGS-B", options=options)
     theta = result.x
     return theta[: d * width].reshape(d, width), theta[d * width :]
 
@@ -223,9 +247,10 @@ def choose_threshold(
 
 
 def _folds(n: int, family: str) -> np.ndarray:
-    """Fold of each review: seeded by the family's name, so a rerun gives the same answer."""
+    """Fold of each review: seeded by the family's name, so a rerun gives the same answer.
+    Past MANY_REVIEWS, three folds: each fold model has plenty, and time stays in seconds."""
     rng = np.random.default_rng(zlib.crc32(family.encode()))
-    return rng.permutation(n) % FOLDS
+    return rng.permutation(n) % (FOLDS if n <= MANY_REVIEWS else FEW_FOLDS)
 
 
 def learn_family(reviews: FamilyReviews, step: Step | None = None) -> Correction:
@@ -244,11 +269,15 @@ def learn_family(reviews: FamilyReviews, step: Step | None = None) -> Correction
     labels = bundle_labels + new_labels
     index = {label: i for i, label in enumerate(labels)}
     ignored = {label: n for label, n in counts.items() if label not in index}  # too few to learn
-    positive = np.array([index.get(label, -1) for label in reviews.accepted], dtype=np.int64)
+    # -2: accepted as a label too rare to learn yet. Such a photo teaches nothing, but no
+    # suggestion can be right for it, so it counts as an error in every estimate.
+    positive = np.array(
+        [index.get(label, -2) if label else -1 for label in reviews.accepted], dtype=np.int64
+    )
     negative = np.array(
         [index.get(label, -1) if label else -1 for label in reviews.rejected], dtype=np.int64
     )
-    keep = (positive >= 0) | (negative >= 0)
+    keep = (positive != -1) | (negative >= 0)
     x = reviews.features[keep].astype(np.float64)
     probs = reviews.probabilities[keep]
     positive, negative = positive[keep], negative[keep]
@@ -263,8 +292,8 @@ def learn_family(reviews: FamilyReviews, step: Step | None = None) -> Correction
         new_labels=new_labels,
         ignored=ignored,
     )
-    labelled = positive >= 0
-    distinct = len(set(positive[labelled].tolist()))
+    labelled = positive != -1
+    distinct = len(set(positive[positive >= 0].tolist()))
     if used < MIN_REVIEWS:
         return Correction(
             **base,
@@ -272,30 +301,36 @@ def learn_family(reviews: FamilyReviews, step: Step | None = None) -> Correction
             "learn. The bundle's suggestions and threshold stay.",
         )
     if distinct < 2:
-        only = labels[int(positive[labelled][0])] if labelled.any() else "nothing"
+        known = positive[positive >= 0]
+        only = labels[int(known[0])] if len(known) else "nothing"
         return Correction(
             **base,
             message=f"every accepted {family} is {only!r}: with one label there is nothing to "
             "tell apart. The bundle's suggestions and threshold stay.",
         )
     offset = _offset(probs, len(labels))
+    x = _design(x, probs)
     folds = _folds(used, family)
     bundle_conf = extended(probs, len(labels))
     bundle_right = bundle_conf.argmax(axis=1) == positive
-    scored: dict[float, np.ndarray] = {}
-    for penalty in PENALTIES:
-        out_of_fold = np.zeros_like(offset)
-        for fold in range(FOLDS):
-            train, held = folds != fold, folds == fold
-            if not held.any():
-                continue
-            w, b = _fit(x[train], offset[train], positive[train], negative[train], penalty)
+    scored: dict[float, tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]] = {}
+    penalties = PENALTIES if used <= MANY_REVIEWS else PENALTIES[:1]
+    for fold in range(folds.max() + 1):
+        train, held = folds != fold, folds == fold
+        start = None
+        for penalty in sorted(penalties, reverse=True):  # the stronger penalty warm-starts
+            w, b = start = _fit(
+                x[train], offset[train], positive[train], negative[train], penalty, start
+            )
+            out_of_fold, fitted = scored.setdefault(penalty, (np.zeros_like(offset), []))
             out_of_fold[held] = _softmax(offset[held] + x[held] @ w + b)
+            fitted.append((w, b))
             if step is not None:
                 step()
-        scored[penalty] = out_of_fold
-    penalty = max(PENALTIES, key=lambda p: (scored[p].argmax(axis=1) == positive)[labelled].mean())
-    learned = scored[penalty]
+    penalty = max(
+        penalties, key=lambda p: (scored[p][0].argmax(axis=1) == positive)[labelled].mean()
+    )
+    learned, fitted = scored[penalty]
     learned_right = learned.argmax(axis=1) == positive
     wins = int((learned_right & ~bundle_right)[labelled].sum())
     losses = int((bundle_right & ~learned_right)[labelled].sum())
@@ -307,9 +342,10 @@ def learn_family(reviews: FamilyReviews, step: Step | None = None) -> Correction
     chosen = choose_threshold(honest[labelled].max(axis=1), right, reviews.target_precision)
     weights = bias = None
     if helps:
-        weights, bias = _fit(x, offset, positive, negative, penalty)
-    if step is not None:
-        step()
+        # The mean of the fold models: the same kind of model the out-of-fold estimates and
+        # the threshold were measured on (one fitted on every review is more confident).
+        weights = np.mean([w for w, _ in fitted], axis=0)
+        bias = np.mean([b for _, b in fitted], axis=0)
     verdict = (
         f"learned from {used} reviews: top-1 {top1_bundle:.2f} -> {top1_learned:.2f} "
         "(cross-validated)"
