@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from app import cli_photos
+from app import cli_learning, cli_photos
 from app.core import export, tag_import
 from app.core.decode import SUPPORTED_SUFFIXES
 from app.core.importer import import_paths, retag_photos
@@ -179,8 +179,9 @@ def _stats(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interr
 
 THRESHOLD_COLUMNS = (
     ("threshold", 9),
+    ("set on", 22),
     ("target", 6),
-    ("precision", 9),
+    ("precision", 15),
     ("coverage", 8),
     ("confident in catalog", 20),
 )
@@ -188,16 +189,18 @@ THRESHOLD_COLUMNS = (
 
 def _thresholds(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
     shares = ctx.catalog.stats(ctx.thresholds)["confident_share"]
-    families = ctx.bundle.families
+    families = ctx.families
     width = max(len("family"), *(len(f.name) for f in families))
     con.print(f"bundle {ctx.bundle.label}: the threshold a suggestion must reach to be confident")
     con.print(f"  {'family':<{width}}" + "".join(f"  {name:>{w}}" for name, w in THRESHOLD_COLUMNS))
     for family in families:
         calibration = family.calibration
+        user = family.name in ctx.thresholds
         cells = (
             f"{ctx.thresholds.get(family.name, family.threshold):.2f}",
+            "your setting" if user else str(calibration.get("set_on", "validation")),
             _number(calibration.get("target_precision")),
-            _number(calibration.get("precision")),
+            _precision(calibration),
             _share(calibration.get("coverage")),
             _share(shares.get(family.name)),
         )
@@ -206,8 +209,8 @@ def _thresholds(args: argparse.Namespace, ctx: AppContext, con: Console, stop: I
         )
         con.print(f"  {family.name:<{width}}{row}")
     con.print(
-        "  target: the precision the threshold was calibrated for; precision and coverage "
-        "(the share reaching the threshold): measured then."
+        "  target: the precision the threshold was set for; precision (its lower bound where "
+        "it was estimated on this catalog's reviews) and coverage: measured then."
     )
     notes = {family.name: _calibration_notes(family.calibration) for family in families}
     first = next(iter(notes.values()), [])
@@ -219,6 +222,12 @@ def _thresholds(args: argparse.Namespace, ctx: AppContext, con: Console, stop: I
     if shared and len(notes) > 1:
         con.print(f"  every family: {'; '.join(shared)}")
     return OK
+
+
+def _precision(calibration: Mapping[str, Any]) -> str:
+    low = calibration.get("precision_low")
+    text = _number(calibration.get("precision"))
+    return f"{text} (>={low:.3f})" if isinstance(low, int | float) else text
 
 
 def _number(value: object) -> str:
@@ -233,7 +242,8 @@ def _calibration_notes(calibration: Mapping[str, Any]) -> list[str]:
     """The rest of a family's calibration as readable phrases, never as a Python dict."""
     notes = []
     for key, value in calibration.items():
-        if key in ("target_precision", "precision", "coverage") or value in (None, [], {}):
+        skipped = ("target_precision", "precision", "precision_low", "coverage", "set_on", "bundle")
+        if key in skipped or value in (None, [], {}):
             continue
         if key == "unreached":
             notes.append(f"target not reached on {_plain(value)}")
@@ -398,9 +408,17 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "thresholds",
-        "the bundle's per-family thresholds and their coverage",
+        "the per-family thresholds, what they were set on, and their coverage",
         _thresholds,
         example="example: vitrina thresholds",
+        needs_bundle=True,
+    ),
+    Command(
+        "learn",
+        "learn from this catalog's reviews: corrected suggestions, thresholds re-set",
+        cli_learning.learn,
+        cli_learning.learn_args,
+        "example: vitrina learn   |   vitrina learn --forget",
         needs_bundle=True,
     ),
 )

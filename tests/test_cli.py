@@ -349,9 +349,9 @@ def test_thresholds_is_a_table(run: Run, tmp_path: Path) -> None:
     assert run("thresholds", bundle=bundle) == cli.OK
     assert "{" not in run.out and "[" not in run.out
     lines = run.out.splitlines()
-    header = "family threshold target precision coverage confident in catalog"
+    header = "family threshold set on target precision coverage confident in catalog"
     assert lines[1].split() == header.split()
-    assert lines[2].split()[1:5] == ["0.50", "0.950", "0.956", "84%"]
+    assert lines[2].split()[1:6] == ["0.50", "validation", "0.950", "0.956", "84%"]
     assert "target not reached on clothing" in run.out
     assert "catalog: n 1551, coverage 89%, precision 0.958" in run.out
     assert lines[-1] == "  every family: target not reached on clothing"

@@ -7,6 +7,7 @@ import json
 import shlex
 import sys
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -16,6 +17,7 @@ from training.backbones import SPECS
 from training.features import DEFAULT_CACHE
 from training.heads import Recipe
 from training.labelmaps import FAMILIES
+from training.pipeline import LEARNING_COMPONENTS
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +39,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--family", choices=FAMILIES, help="the family a class-folder tree labels")
     parser.add_argument("--backbone", choices=sorted(SPECS), default="efficientnet_lite2")
     parser.add_argument("--size", type=int, help="input side in pixels (default: the backbone's)")
-    parser.add_argument("--weights", type=Path, help="backbone checkpoint (required for resnet50)")
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        help="backbone checkpoint (required for resnet50); efficientnet_lite2 starts from the "
+        "shipped default bundle's backbone unless --from-imagenet",
+    )
+    parser.add_argument(
+        "--from-imagenet",
+        action="store_true",
+        help="start efficientnet_lite2 from its ImageNet weights, not the shipped backbone",
+    )
     parser.add_argument(
         "--from-scratch",
         action="store_true",
@@ -109,8 +121,19 @@ def _parser() -> argparse.ArgumentParser:
         help="weight of a family's embedding part "
         "(default category=2, colour=2, sleeve=0.5, others 1)",
     )
-    fit.add_argument("--name", default="vitrina-default")
-    fit.add_argument("--version", default="2026.11.26")
+    fit.add_argument("--name", help="the bundle's name (default: vitrina-<--out folder name>)")
+    fit.add_argument("--version", help="the bundle's version (default: the time, YYYY.MM.DD.HHMM)")
+    fit.add_argument(
+        "--no-held-out",
+        action="store_true",
+        help="calibrate on the validation split only, not also on each source left out",
+    )
+    fit.add_argument(
+        "--learning-components",
+        type=int,
+        default=LEARNING_COMPONENTS,
+        help="principal axes of the features output a catalog learns from (0: no such output)",
+    )
 
     tail = sub.add_parser(
         "tailtune",
@@ -184,6 +207,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _weights(args: argparse.Namespace) -> Path | None:
+    """--weights, else the shipped default's backbone for its own architecture."""
+    if args.weights is not None or args.from_imagenet or args.backbone != "efficientnet_lite2":
+        return args.weights
+    from training.recover import shipped_backbone
+
+    weights = shipped_backbone(args.cache_dir)
+    print(f"starting from the shipped bundle's backbone ({weights}); --from-imagenet to not")
+    return weights
+
+
 def _config(args: argparse.Namespace, out: Path | None = None):
     from training.pipeline import FitConfig
 
@@ -193,7 +227,7 @@ def _config(args: argparse.Namespace, out: Path | None = None):
         extra_train=args.extra_train,
         backbone=args.backbone,
         size=args.size,
-        weights=args.weights,
+        weights=_weights(args),
         from_scratch=args.from_scratch,
         seed=args.seed,
         cache_dir=args.cache_dir,
@@ -228,9 +262,11 @@ def _run(args: argparse.Namespace) -> None:
             quantize=args.quantize,
             target_precision=args.target_precision,
             report=args.report,
-            name=args.name,
-            version=args.version,
+            name=args.name or f"vitrina-{args.out.resolve().name}",
+            version=args.version or datetime.now(UTC).strftime("%Y.%m.%d.%H%M"),
             embedding_weights=weights,
+            held_out=not args.no_held_out,
+            learning_components=args.learning_components,
             command="vitrina-train " + shlex.join(sys.argv[1:]),
         )
         result = fit(config)

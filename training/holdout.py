@@ -15,7 +15,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from training.calibrate import MIN_SOURCE
+from training.calibrate import MIN_SOURCE, at_threshold, threshold_for_every_source
 from training.datasets import Photo
 from training.heads import Recipe, predict
 from training.pipeline import Prepared, _scores, encoded, train_heads
@@ -85,3 +85,73 @@ def pooled(by_source: dict[str, dict[str, dict]]) -> dict[str, dict]:
             for key in parts[0]
         }
     return result
+
+
+def honest_thresholds(
+    in_source: dict[str, dict], held_out: dict[str, dict[str, dict]], target: float
+) -> dict[str, dict]:
+    """Per family, the stricter of the in-source validation threshold and the one the
+    held-out sources set (``threshold_for_every_source`` on each source's held-out scores),
+    with precision and coverage at it on both, per source: what the manifest records."""
+    pooled_scores = pooled(held_out)
+    result = {}
+    for family, s in in_source.items():
+        own = threshold_for_every_source(s["confidence"], s["correct"], s["sources"], target)
+        held = pooled_scores.get(family)
+        found = (
+            threshold_for_every_source(held["confidence"], held["correct"], held["sources"], target)
+            if held is not None
+            else None
+        )
+        threshold = own["threshold"]
+        set_on = "validation"
+        if found is not None and found["threshold"] > threshold:
+            threshold, set_on = found["threshold"], "held-out sources"
+        entry = {
+            "threshold": threshold,
+            "target_precision": target,
+            "set_on": set_on,
+            **_at(s, threshold),
+            "split": f"validation ({' + '.join(sorted(set(s['sources'])))}), n={len(s['correct'])}",
+            "rule": "the stricter of: the target reached on validation, on all and on each "
+            f"source with >= {MIN_SOURCE} photos; the same on every held-out source",
+            "unreached": own["unreached"],
+        }
+        if found is not None:
+            entry["held_out"] = {
+                "split": "each source scored by heads trained without it",
+                "threshold": found["threshold"],
+                "unreached": found["unreached"],
+                **_at(held, threshold),
+            }
+        result[family] = entry
+    return result
+
+
+def _at(scores: dict, threshold: float) -> dict:
+    """Precision and coverage at ``threshold``, on all and per source."""
+    kept = scores["confidence"] >= threshold
+    per_source = at_threshold(scores["confidence"], scores["correct"], scores["sources"], threshold)
+    return {
+        "precision": round(float(scores["correct"][kept].mean()) if kept.any() else 0.0, 4),
+        "coverage": round(float(kept.mean()), 4),
+        "by_source": {k: {m: round(v, 4) for m, v in d.items()} for k, d in per_source.items()},
+    }
+
+
+def held_out_metrics(held_out: dict[str, dict[str, dict]], labels: dict) -> dict:
+    """Family -> source -> top-1, top-3, n and per-label recall of the held-out heads."""
+    result: dict[str, dict] = defaultdict(dict)
+    for source, families in held_out.items():
+        for family, s in families.items():
+            recall = {
+                labels[family][k]: round(float((s["pred"][s["y"] == k] == k).mean()), 4)
+                for k in np.unique(s["y"])
+            }
+            result[family][source] = {
+                "n": len(s["y"]),
+                "top1": round(float(s["correct"].mean()), 4),
+                "top3": round(float(s["top3"].mean()), 4),
+                "recall": recall,
+            }
+    return dict(result)

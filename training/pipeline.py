@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +74,9 @@ class FitConfig:
     # Principal axes of the final features in the "features" output a catalog learns from
     # (0: no such output); chosen on the simulated review of a new source (docs/learning.md).
     learning_components: int = LEARNING_COMPONENTS
+    # Calibrate on each source left out of training too (training.holdout): the threshold
+    # must hold on photos from elsewhere, not only on a split of the training sources.
+    held_out: bool = True
     command: str = ""
 
 
@@ -93,10 +97,17 @@ def prepare(config: FitConfig) -> Prepared:
     photos = load_data(config.data, config.folder_family)
     parts = split(photos, config.seed)
     if config.extra_train:
-        extra = load_data(config.extra_train, config.folder_family)
+        extra = [_as_decided(p) for p in load_data(config.extra_train, config.folder_family)]
         parts, dropped = with_extra_train(parts, extra)
         photos = photos + extra
         print(f"extra training photos: {len(extra) - dropped} ({dropped} made from held-out ones)")
+        decided = [p for p in extra if p.checked]
+        if decided:
+            print(
+                f"of which {len(decided)} decided by people (an exported catalog), each counting "
+                f"{config.recipe.checked_weight}x (--checked-weight): "
+                + ", ".join(f"{f} {n}" for f, n in sorted(family_counts(decided).items()))
+            )
     labels = {f: names for f, names in family_labels(parts["train"]).items() if len(names) >= 2}
     pre = preprocessing_for(config.backbone, config.size)
     descriptor = ColourDescriptor(pre.size[0], pre.mean, pre.std)
@@ -122,6 +133,24 @@ def prepare(config: FitConfig) -> Prepared:
     inputs = {name: inputs_of(part) for name, part in parts.items() if part}
     mirrored = inputs_of(parts["train"], flip=True) if config.recipe.mirrored else None
     return Prepared(photos, parts, labels, inputs, mirrored, descriptor)
+
+
+def _as_decided(photo: Photo) -> Photo:
+    """An extra training photo that no program made (a row of an exported catalog: tags
+    people accepted or corrected) counts like a hand-checked label; a few dozen corrections
+    among 10,000 photos would otherwise move nothing."""
+    if photo.origin:
+        return photo
+    return dataclasses.replace(photo, checked=frozenset(photo.labels))
+
+
+def family_counts(photos: Sequence[Photo]) -> dict[str, int]:
+    """Labelled photos per family."""
+    counts: dict[str, int] = {}
+    for photo in photos:
+        for family in photo.labels:
+            counts[family] = counts.get(family, 0) + 1
+    return counts
 
 
 def encoded(photos: Sequence[Photo], family: str, labels: Sequence[str]) -> tuple[np.ndarray, ...]:
@@ -230,8 +259,10 @@ def write_bundle(
     thresholds: dict[str, dict],
     metrics: dict,
     sample: np.ndarray,
+    training_counts: dict[str, dict[str, int]] | None = None,
 ) -> float:
-    """Export, check parity, write the manifest; returns the parity error."""
+    """Export, check parity, write the manifest (``training_counts``: source -> family ->
+    labelled training photos, for its provenance); returns the parity error."""
     pre = preprocessing_for(config.backbone, config.size)
     export_onnx(net, folder / "model.onnx", pre.size)
     error = parity(net, folder / "model.onnx", sample)
@@ -247,6 +278,7 @@ def write_bundle(
         "extra_train": [str(p) for p in config.extra_train],
         "backbone_weights": str(config.weights) if config.weights else "package default",
         "command": config.command,
+        "training_photos": training_counts or {},
         "recipe": config.recipe.as_dict(),
         "parity_max_abs_diff": error,
     }
@@ -281,7 +313,6 @@ def fit(config: FitConfig) -> dict:
         scores = finetuned_scores(net, prepared, pre)
     else:
         scores = validation_scores(prepared, heads)
-    thresholds = calibrate(scores, config.target_precision, "validation")
     metrics = {
         f: {
             "validation_top1": round(float(s["correct"].mean()), 4),
@@ -289,7 +320,21 @@ def fit(config: FitConfig) -> dict:
         }
         for f, s in scores.items()
     }
+    if config.held_out and not config.finetune_epochs:
+        from training.holdout import held_out_metrics, held_out_scores, honest_thresholds
+
+        held = held_out_scores(prepared, config.recipe)
+        thresholds = honest_thresholds(scores, held, config.target_precision)
+        for family, by_source in held_out_metrics(held, prepared.labels).items():
+            metrics.setdefault(family, {})["held_out"] = by_source
+    else:
+        thresholds = calibrate(scores, config.target_precision, "validation")
     sample = _sample_batch(prepared.parts["val"], pre)
+    counts = {
+        source: family_counts([p for p in prepared.parts["train"] if p.source == source])
+        for source in sorted({p.source for p in prepared.parts["train"]})
+    }
+    print("training photos per source and family: " + json.dumps(counts))
     with replacing(config.out) as staging:
         if config.separate:
             for family in net.families:
@@ -297,12 +342,21 @@ def fit(config: FitConfig) -> dict:
                     net.backbone, net.descriptor, {family: net.heads[family]}, net.parts
                 )
                 write_bundle(
-                    config, member, staging / family, prepared.labels, thresholds, metrics, sample
+                    config,
+                    member,
+                    staging / family,
+                    prepared.labels,
+                    thresholds,
+                    metrics,
+                    sample,
+                    counts,
                 )
             write_set_manifest(staging, config.name + "-separate", config.version, net.families)
             error = 0.0
         else:
-            error = write_bundle(config, net, staging, prepared.labels, thresholds, metrics, sample)
+            error = write_bundle(
+                config, net, staging, prepared.labels, thresholds, metrics, sample, counts
+            )
             if config.quantize:
                 from training.quantize import quantize_if_accurate
 

@@ -13,6 +13,7 @@ same as from the original; heads on frozen features are.
 from __future__ import annotations
 
 import argparse
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
+from app.core import paths
 from app.core.bundle import Bundle, load_bundle
 from app.core.errors import VitrinaError
 from training.backbones import build_backbone
@@ -79,6 +81,22 @@ def recover(bundle: Path) -> tuple[str, dict[str, torch.Tensor]]:
         norm.running_mean.zero_()
         norm.running_var.fill_(1.0 - norm.eps)
     return name, net.checkpoint()
+
+
+def shipped_backbone(cache_dir: Path) -> Path:
+    """The default bundle's backbone as a checkpoint for ``fit --weights``, recovered once
+    into ``cache_dir`` (keyed by the model file's hash): retraining starts from the shipped
+    network, not from plain ImageNet weights, unless asked to."""
+    bundle = paths.default_bundle_path()
+    digest = hashlib.sha1((bundle / "model.onnx").read_bytes()).hexdigest()[:12]
+    target = cache_dir.parent / "ft" / f"shipped-{digest}.pt"
+    if not target.is_file():
+        _name, state = recover(bundle)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        torch.save(state, partial)
+        partial.replace(target)
+    return target
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -180,6 +180,10 @@ def json_text(rows: list[ExportRow], accepted_only: bool = False) -> str:
                     "threshold": top.threshold,
                     "confident": top.confident,
                     "bundle": top.bundle,
+                    # The bundle alone, or corrected by what this catalog learned from its
+                    # reviews (`vitrina learn`; the correction's id in the catalog).
+                    "source": "bundle" if top.correction_id is None else "learned",
+                    "correction": top.correction_id,
                 }
                 for family, top in row.top.items()
             }
