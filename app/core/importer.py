@@ -227,7 +227,7 @@ class _Item:
     photo_id: int | None = None  # a catalog photo tagged again
 
 
-def _reason(path: Path, exc: BaseException) -> str:
+def failure_reason(path: Path, exc: BaseException) -> str:
     if isinstance(exc, VitrinaError):
         return str(exc)
     if isinstance(exc, OSError):
@@ -235,7 +235,7 @@ def _reason(path: Path, exc: BaseException) -> str:
     return f"{path}: could not be imported ({type(exc).__name__}: {exc})."
 
 
-def _tag_batch(tagger: Tagger, images: list) -> list:
+def tag_batch(tagger: Tagger, images: list) -> list:
     """Tag a batch; if the batch fails, tag one by one so only the bad photo fails."""
     try:
         return list(tagger.tag_images(images))
@@ -293,16 +293,28 @@ class _Importer:
                 read.append(future.result())
             except (VitrinaError, OSError) as exc:
                 self.fail(path, exc)
-        known = self.ctx.catalog.find_by_hashes(f.sha256 for f in read) if read else {}
-        items: list[_Item] = []
+        new = self.settle_known([(photo.path, photo.sha256) for photo in read])
+        return [
+            _Item(
+                photo.path,
+                photo.sha256,
+                len(photo.data),
+                pool.submit(decode_photo, photo, min_side),
+            )
+            for photo, is_new in zip(read, new, strict=True)
+            if is_new
+        ]
+
+    def settle_known(self, found: list[tuple[Path, str]]) -> list[bool]:
+        """Of files read and hashed, report those whose content the catalog holds (a
+        duplicate, or its photo found again at a new path, which is recorded) in one query;
+        which files are new."""
+        known = self.ctx.catalog.find_by_hashes(sha for _, sha in found) if found else {}
         moves: dict[int, str] = {}
-        for photo in read:
-            path, sha = photo.path, photo.sha256
-            if sha not in known:
-                decoded = pool.submit(decode_photo, photo, min_side)
-                items.append(_Item(path, sha, len(photo.data), decoded))
+        for path, sha in found:
+            photo = known.get(sha)
+            if photo is None:
                 continue
-            photo = known[sha]
             if photo.id not in moves and _moved_from(photo.path, path):
                 moves[photo.id] = str(path)
                 self.report.moved.append(Moved(path, photo.path))
@@ -311,10 +323,10 @@ class _Importer:
             self.tick(path)
         if moves:
             self.ctx.catalog.move_photos(moves)
-        return items
+        return [sha not in known for _, sha in found]
 
     def fail(self, path: Path, exc: BaseException) -> None:
-        self.report.failures.append(Failure(path, _reason(path, exc)))
+        self.report.failures.append(Failure(path, failure_reason(path, exc)))
         self.tick(path)
 
     def stage_known(
@@ -343,7 +355,7 @@ class _Importer:
                 self.fail(item.path, exc)
         if not ready:
             return
-        results = _tag_batch(self.ctx.tagger, [decoded.image for _, decoded in ready])
+        results = tag_batch(self.ctx.tagger, [decoded.image for _, decoded in ready])
         if self.stopped():
             return
         tagged: list[tuple[_Item, DecodedPhoto, Tagged]] = []
@@ -355,7 +367,12 @@ class _Importer:
         if tagged and tagged[0][0].photo_id is not None:
             self.rewrite(tagged)
         else:
-            news = [self.new_photo(item, decoded, result) for item, decoded, result in tagged]
+            news = [
+                self.new_photo(
+                    item.path, item.sha256, item.size, (decoded.width, decoded.height), result
+                )
+                for item, decoded, result in tagged
+            ]
             self.write(news, [item.path for item, _, _ in tagged])
 
     def rewrite(self, tagged: list[tuple[_Item, DecodedPhoto, Tagged]]) -> None:
@@ -392,14 +409,17 @@ class _Importer:
             [photo_mark(item.sha256) for item, _ in embedded],
         )
 
-    def new_photo(self, item: _Item, decoded: DecodedPhoto, result: Tagged) -> NewPhoto:
+    def new_photo(
+        self, path: Path, sha256: str, size: int, pixels: tuple[int, int], result: Tagged
+    ) -> NewPhoto:
+        """A tagged file's rows, its suggestions decided as this catalog learned to."""
         tagger = self.ctx.tagger
         return NewPhoto(
-            path=str(item.path),
-            sha256=item.sha256,
-            size_bytes=item.size,
-            width=decoded.width,
-            height=decoded.height,
+            path=str(path),
+            sha256=sha256,
+            size_bytes=size,
+            width=pixels[0],
+            height=pixels[1],
             bundle_label=tagger.bundle.label,
             decisions=self.ctx.adaptation.decide(
                 result.probabilities, result.features, self.ctx.thresholds

@@ -34,13 +34,14 @@ from app.core.catalog.rows import (
     photo_row,
     prediction_rows,
 )
+from app.core.catalog.vectors import ServerVectors
 from app.core.errors import CatalogError
 
 # A photo's rows, parents first.
 PHOTO_TABLES = (Photo, Prediction, Tag, TagEvent, Embedding, PhotoFeatures)
 
 
-class Catalog(TagEdits, CatalogReads, LearnedCorrections):
+class Catalog(TagEdits, CatalogReads, LearnedCorrections, ServerVectors):
     """Photos, predictions, tags, audit trail and embeddings in one SQL database.
 
     Returns plain rows (PhotoRow, TagRow, ...); no ORM object or session leaves it.
@@ -56,10 +57,13 @@ class Catalog(TagEdits, CatalogReads, LearnedCorrections):
         try:
             with database_errors(url, "opening the catalog"):
                 migrate(engine, url)
+                catalog = cls(engine, url)
+                with engine.connect() as connection:
+                    catalog._detect_server_vectors(connection)
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, url)
+        return catalog
 
     def __enter__(self) -> Catalog:
         return self
@@ -184,7 +188,7 @@ class Catalog(TagEdits, CatalogReads, LearnedCorrections):
         if predictions:
             session.execute(insert(Prediction), predictions)
         if embeddings:
-            session.execute(insert(Embedding), embeddings)
+            self._insert_embeddings(session, embeddings)
         if features:
             session.execute(insert(PhotoFeatures), features)
         return results
@@ -211,8 +215,8 @@ class Catalog(TagEdits, CatalogReads, LearnedCorrections):
             for item in items:
                 self._replace_predictions(session, item.photo_id, item.bundle_label, item.decisions)
                 if item.embedding is not None:
-                    session.merge(
-                        Embedding(**_embedding_row(item.photo_id, item.bundle_key, item.embedding))
+                    self._merge_embedding(
+                        session, _embedding_row(item.photo_id, item.bundle_key, item.embedding)
                     )
                 if item.features is not None:
                     session.merge(
@@ -233,7 +237,7 @@ class Catalog(TagEdits, CatalogReads, LearnedCorrections):
     def store_embedding(self, photo_id: int, bundle_key: str, vector: np.ndarray) -> None:
         with self._write(f"saving the embedding of photo {photo_id}") as session:
             slots.lock_photo(session, photo_id)
-            session.merge(Embedding(**_embedding_row(photo_id, bundle_key, vector)))
+            self._merge_embedding(session, _embedding_row(photo_id, bundle_key, vector))
 
     def move_photos(self, paths: Mapping[int, str]) -> None:
         """Point photos at the paths their files were found at (a moved shoot folder),
@@ -300,7 +304,9 @@ class Catalog(TagEdits, CatalogReads, LearnedCorrections):
                     for row in removed.rows.get(model.__tablename__, ())
                     if row["photo_id"] in back
                 ]
-                if batch:
+                if batch and model is Embedding:
+                    self._insert_embeddings(session, batch)
+                elif batch:
                     session.execute(insert(model), batch)
         return back
 

@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from app.core.catalog.engine import display_url
 from app.core.catalog.models import Base, Embedding
 from app.core.errors import CatalogError
 
@@ -45,6 +46,7 @@ INDEX_PREFIX = "ix_embeddings_hnsw_"
 HNSW_M = 16  # pgvector's defaults: recall@10 >= 0.98 at 1M vectors (docs/scale.md)
 HNSW_EF_CONSTRUCTION = 64
 BACKFILL_CHUNK = 2000
+MIGRATION_LOCK = 0x56495452  # the migrations' advisory lock (migrations/env.py)
 
 
 def vector_type() -> Any:
@@ -215,6 +217,7 @@ class ServerVectors:
     """
 
     _server_vectors: bool = False
+    _offered: bool = False  # the server has pgvector (maybe not enabled in this database)
     _indexed: set[str]
 
     @property
@@ -222,12 +225,46 @@ class ServerVectors:
         """Similar items come from the server (pgvector); else from an hnswlib index."""
         return self._server_vectors
 
-    def _detect_server_vectors(self, connection: Connection) -> None:
-        self._server_vectors = connection.dialect.name == "postgresql" and has_vector_column(
-            connection
+    @property
+    def without_server_vectors(self) -> str | None:
+        """Why a PostgreSQL catalog's similar items come from this machine, and what to do;
+        None where the server serves them, or for SQLite."""
+        if self.dialect != "postgresql" or self._server_vectors:
+            return None
+        where = display_url(self.url)
+        if self._offered:
+            return (
+                f"The catalog server {where} has pgvector, but the extension is not enabled in "
+                "this database, so similar items come from an hnswlib index that holds every "
+                "vector in this machine's memory. Ask the server's administrator to run "
+                "`CREATE EXTENSION vector;` in the database, then run `vitrina reindex` once."
+            )
+        return (
+            f"The catalog server {where} has no pgvector extension, so similar items come from "
+            "an hnswlib index that holds every vector in this machine's memory. Install "
+            "pgvector on the server (docs/postgresql.md), then run `vitrina reindex` once."
         )
+
+    def _detect_server_vectors(self, connection: Connection) -> None:
+        postgres = connection.dialect.name == "postgresql"
+        self._server_vectors = postgres and has_vector_column(connection)
+        self._offered = postgres and server_offers_pgvector(connection)
         self._indexed = indexed_keys(connection) if self._server_vectors else set()
         self._table = embeddings_table() if self._server_vectors else None
+        connection.rollback()
+
+    def enable_server_vectors(self) -> bool:
+        """Move similar items onto a server that got pgvector after the catalog was made
+        (what migration 0003 does on a server that has it); whether the server serves them."""
+        if self.dialect != "postgresql" or self._server_vectors or not self._offered:
+            return self._server_vectors
+        with self._write("adding the vector column") as session:
+            connection = session.connection()
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            add_vector_column(connection)
+        with self._engine.connect() as connection:
+            self._detect_server_vectors(connection)
+        return self._server_vectors
 
     def _insert_embeddings(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
         """Insert embedding rows (photo_id, bundle_key, dim, vector bytes), with their
