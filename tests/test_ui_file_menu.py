@@ -15,7 +15,16 @@ from PySide6.QtWidgets import (
     QLabel,
     QTextBrowser,
 )
-from ui_helpers import TIMEOUT, accepted, import_and_wait, open_window, wait_review, when_modal
+from ui_helpers import (
+    TIMEOUT,
+    accepted,
+    grid_state,
+    import_and_wait,
+    open_window,
+    shown,
+    wait_review,
+    when_modal,
+)
 
 from app.core.bundle import load_bundle
 from app.core.catalog import Catalog
@@ -59,11 +68,13 @@ def test_import_tags_applies_rows_and_lists_the_rest(
     assert "3 row(s)" not in box.text() and "1 row(s) matched no photo" in box.text()
 
     # The grid and the open photo show the catalog's new state; keys go back to the grid.
+    # While the grid and the review reload, the review and the grid's items are None for a
+    # moment: dereferencing them in waitUntil raised AttributeError under load.
     qtbot.waitUntil(
-        lambda: window.review.review.family("category").accepted == "dress", timeout=TIMEOUT
+        lambda: getattr(shown(window, "category"), "accepted", None) == "dress", timeout=TIMEOUT
     )
     state = catalog.get_photo(first.id).review_state
-    qtbot.waitUntil(lambda: window.model.item(0).review_state == state, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: grid_state(window, 0) == state, timeout=TIMEOUT)
     box.accept()
     qtbot.waitUntil(lambda: QApplication.focusWidget() is window.grid, timeout=TIMEOUT)
 

@@ -9,7 +9,16 @@ from PIL import Image
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
-from ui_helpers import TIMEOUT, accepted, all_confident, import_and_wait, settle, wait_review
+from ui_helpers import (
+    TIMEOUT,
+    accepted,
+    all_confident,
+    grid_state,
+    import_and_wait,
+    settle,
+    shown,
+    wait_review,
+)
 
 from app.core.catalog import Catalog, PhotoFilter
 from app.ui.label_picker import LabelPicker
@@ -105,7 +114,7 @@ def test_review_a_shoot_by_keyboard_only(qtbot, window: MainWindow, shoot: Path)
 
     # Up to category, R rejects it; undo and redo by keyboard.
     qtbot.waitUntil(
-        lambda: window.review.review.family("colour").accepted == target, timeout=TIMEOUT
+        lambda: getattr(shown(window, "colour"), "accepted", None) == target, timeout=TIMEOUT
     )
     press(window, Qt.Key.Key_Up)
     category = window.review.focused_family
@@ -222,7 +231,7 @@ def test_a_leaves_an_uncertain_photo_to_review_and_undo_takes_review_back(
     settle(window)
     assert set(accepted(catalog, photo)) == {"category"}
     assert catalog.get_photo(photo).review_state == "suggested"  # colour is still open
-    qtbot.waitUntil(lambda: window.model.item(row).review_state == "suggested", timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: grid_state(window, row) == "suggested", timeout=TIMEOUT)
     assert window.model.item(row).uncertain  # the red ? stays until colour is decided
 
     press(window, Qt.Key.Key_K)
@@ -231,12 +240,12 @@ def test_a_leaves_an_uncertain_photo_to_review_and_undo_takes_review_back(
     press(window, Qt.Key.Key_2)  # a correction: colour = its 2nd suggestion
     settle(window)
     assert catalog.get_photo(photo).review_state == "reviewed"
-    qtbot.waitUntil(lambda: window.model.item(row).review_state == "reviewed", timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: grid_state(window, row) == "reviewed", timeout=TIMEOUT)
     press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     settle(window)
     assert "colour" not in accepted(catalog, photo)
     assert catalog.get_photo(photo).review_state == "suggested"
-    qtbot.waitUntil(lambda: window.model.item(row).review_state == "suggested", timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: grid_state(window, row) == "suggested", timeout=TIMEOUT)
 
 
 def test_enter_escape_and_clear_filters_give_the_keys_back_to_the_grid(

@@ -80,6 +80,19 @@ def wait_review(qtbot, window: MainWindow, photo_id: int) -> None:
     qtbot.waitUntil(shown, timeout=TIMEOUT)
 
 
+def grid_state(window: MainWindow, row: int) -> str | None:
+    """The row's review state as the grid shows it; None while its page (re)loads, which
+    a check in ``waitUntil`` must allow for (only AssertionError means "not yet")."""
+    item = window.model.item(row)
+    return None if item is None else item.review_state
+
+
+def shown(window: MainWindow, family: str):
+    """The open photo's family as the review panel shows it; None while it (re)loads."""
+    review = window.review.review
+    return None if review is None else review.family(family)
+
+
 def accepted(catalog: Catalog, photo_id: int) -> dict[str | None, str]:
     return {t.family: t.value for t in catalog.tags(photo_id) if t.status == "accepted"}
 
