@@ -433,3 +433,15 @@ def test_text_filter_is_a_literal_case_insensitive_substring(values: list[str], 
             if needle in value.lower() or needle in f"/{seed}.jpg"
         ]
         assert catalog.photo_ids(PhotoFilter(text=query)) == expected
+
+
+def test_an_unknown_photo_names_the_catalog_file_and_odd_digits_are_paths(tmp_path) -> None:
+    from app.core.catalog import PhotoNotFoundError
+
+    path = tmp_path / "c.sqlite"
+    with Catalog.open(path) as catalog:
+        with pytest.raises(PhotoNotFoundError) as info:
+            catalog.resolve("12")
+        assert f"not in the catalog {path}" in str(info.value) and "Catalog(" not in str(info.value)
+        with pytest.raises(PhotoNotFoundError, match="²"):
+            catalog.resolve("²")  # a digit to str.isdigit, but no photo id

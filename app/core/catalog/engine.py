@@ -80,7 +80,7 @@ def create_catalog_engine(url: str, busy_timeout_ms: int) -> Engine:
         except (ArgumentError, ImportError) as error:
             raise CatalogError(
                 f"Cannot use the catalog {display_url(url)}: {error}. For PostgreSQL install "
-                "the 'postgres' extra (pip install 'vitrina[postgres]')."
+                "the 'postgres' extra: pip install -e '.[postgres]' in Vitrina's folder."
             ) from error
     check_sqlite_file(url)
     memory = parsed.database in (None, "", ":memory:")

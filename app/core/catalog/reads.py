@@ -10,6 +10,7 @@ import numpy as np
 from sqlalchemy import select
 
 from app.core.catalog import queries, slots
+from app.core.catalog.engine import display_url
 from app.core.catalog.models import Embedding, Photo, Prediction, Tag, TagEvent
 from app.core.catalog.rows import (
     AuditRow,
@@ -62,7 +63,7 @@ class CatalogReads(CatalogSessions):
             photo = session.get(Photo, photo_id)
             if photo is None:
                 raise slots.PhotoNotFoundError(
-                    f"Photo {photo_id} is not in the catalog {self}; check the id "
+                    f"Photo {photo_id} is not in the catalog {display_url(self.url)}; check the id "
                     "(`vitrina export` lists them)."
                 )
             return photo_row(photo)
@@ -70,7 +71,7 @@ class CatalogReads(CatalogSessions):
     def resolve(self, ref: str | int) -> PhotoRow:
         """A photo by id (``12``) or by path (as imported, or made absolute)."""
         text = str(ref).strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():  # "²" is a digit to Python, not an id
             return self.get_photo(int(text))
         candidates = [text, str(Path(text).expanduser().resolve())]
         with self._read(f"looking up {text}") as session:
