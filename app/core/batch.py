@@ -17,10 +17,14 @@ module, so the window and the other commands never load Ray.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
+import signal
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,9 +52,10 @@ if TYPE_CHECKING:
     from app.core.catalog import Catalog
     from app.core.context import AppContext
 
-WRITE_BATCH = 64  # photos per catalog transaction
 FILES_PER_BLOCK = 64  # Ray Data blocks of the file list
 INSTALL_HINT = "install the scale extra: pip install -e '.[scale]'"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -206,12 +211,16 @@ def _ray() -> Any:
     return ray
 
 
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
 def _start(ray: Any, address: str | None) -> None:
     """Connect to the Ray cluster at ``address``, or start a local one for this run."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    # Ray Data hands every actor its function through the object store, and Ray's core
-    # then logs an error-level line per actor about restarts; real failures still raise.
-    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    # A terminal's Ctrl-C reaches the whole foreground process group: a local Ray's
+    # processes must leave it to this one, which stops between batches (cancel).
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
     try:
         ray.init(
             address=address,
@@ -225,11 +234,26 @@ def _start(ray: Any, address: str | None) -> None:
             f"Cannot start or reach {where} ({exc}). Check the address (the head node's "
             "`ray start --head` prints it) or leave --address out to run on this machine."
         ) from exc
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
     context.execution_options.preserve_order = True  # ids in path order, as an import's
     logging.getLogger("ray.data").setLevel(logging.ERROR)
+
+
+def _let_go(ray: Any, batches: Generator) -> None:
+    """Stop the local Ray (or leave the cluster). Actors stopped with tasks queued (a
+    cancelled run) make Ray print a line each on stdout, which is the command's output:
+    they go to the log."""
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        batches.close()
+        ray.shutdown()
+    if said.getvalue().strip():
+        log.info("Ray, while stopping: %s", said.getvalue().strip())
 
 
 def run_batch(
@@ -258,6 +282,7 @@ def run_batch(
         ray = _ray()
         tagger = ctx.tagger  # the bundle loads here first: a bad one stops before Ray starts
         _start(ray, address)
+        batches: Generator = iter(())
         try:
             cpus = int(ray.cluster_resources().get("CPU", 1))
             report.workers = workers or max(1, cpus // threads)
@@ -272,12 +297,19 @@ def run_batch(
                 compute=ray.data.ActorPoolStrategy(size=report.workers),
                 num_cpus=threads,
             )
-            for batch in dataset.iter_batches(batch_size=WRITE_BATCH, batch_format="numpy"):
+            batches = iter(dataset.iter_batches(batch_size=tagger.batch_size, batch_format="numpy"))
+            for batch in batches:
                 _write(run, tagger, batch)
                 if run.stopped():
                     break
+        except ray.exceptions.RayError as exc:
+            raise VitrinaError(
+                f"Ray stopped the batch ({type(exc).__name__}: {str(exc).splitlines()[0]}). "
+                f"The {len(report.added)} photo(s) written are kept; run the same command "
+                "again to tag the rest (photos already in the catalog are skipped)."
+            ) from exc
         finally:
             run.save("tagging a backlog")
-            ray.shutdown()
+            _let_go(ray, batches)
     report.elapsed = time.monotonic() - started
     return report
