@@ -292,10 +292,21 @@ class ServerVectors:
             )
 
     def _index_keys(self, session: Session, rows: Iterable[dict[str, Any]]) -> None:
+        """The HNSW index of each new bundle key, in the writing transaction. Two programs
+        writing a key's first vectors at once would race on the index's name: the lock
+        lets the second find it made (taken only when the index is missing: writers of a
+        key that has one never wait on each other). An index made here is remembered once
+        a later transaction sees it, as this one may still roll back."""
         for key, dim in {(row["bundle_key"], row["dim"]) for row in rows}:
-            if index_name(key) not in self._indexed:
+            name = index_name(key)
+            if name in self._indexed:
+                continue
+            found = indexed_keys(session)
+            if name not in found:
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
                 create_index(session, key, dim)
-                self._indexed.add(index_name(key))
+            else:
+                self._indexed |= found
 
     def nearest_on_server(
         self, bundle_key: str, vector: np.ndarray, k: int, exclude: int | None = None
