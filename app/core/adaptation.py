@@ -97,10 +97,19 @@ class Adaptation:
         correction = found[1]
         if features is None or not correction.applied:
             return learning.extended(probs, len(self.family(family).labels))
-        return correction.adapt(np.atleast_2d(features).astype(np.float64), np.atleast_2d(probs))
+        return correction.adapt(np.atleast_2d(features), np.atleast_2d(probs))
 
     def family(self, name: str) -> Family:
         return next(f for f in self.families if f.name == name)
+
+    def adapt(
+        self, probabilities: Mapping[str, np.ndarray], features: np.ndarray | None
+    ) -> dict[str, np.ndarray]:
+        """Every family's probabilities (N, K) for N photos, as this catalog sees them."""
+        return {
+            name: self.adapted(name, features, np.atleast_2d(values))
+            for name, values in probabilities.items()
+        }
 
     def decide(
         self,
@@ -109,12 +118,17 @@ class Adaptation:
         overrides: Mapping[str, float] | None = None,
     ) -> list[FamilyDecision]:
         """One photo's ranked suggestions per family, each marked with its correction."""
-        adapted = {
-            name: self.adapted(name, features, np.asarray(values)[None, :])[0]
-            for name, values in probabilities.items()
-        }
-        decisions = decide(adapted, self.families, overrides)
-        return [self._marked(d) for d in decisions]
+        adapted = self.adapt(
+            {name: np.asarray(values)[None, :] for name, values in probabilities.items()},
+            None if features is None else np.asarray(features)[None, :],
+        )
+        return self.ranked({name: values[0] for name, values in adapted.items()}, overrides)
+
+    def ranked(
+        self, adapted: Mapping[str, np.ndarray], overrides: Mapping[str, float] | None = None
+    ) -> list[FamilyDecision]:
+        """One photo's ranked suggestions from its adapted probabilities (:meth:`adapt`)."""
+        return [self._marked(d) for d in decide(adapted, self.families, overrides)]
 
     def _marked(self, decision: FamilyDecision) -> FamilyDecision:
         found = self.corrections.get(decision.family)
@@ -220,12 +234,9 @@ def refresh_suggestions(
     for chunk in catalog.feature_chunks(bundle.key):
         if cancel is not None and cancel():
             return done, True
-        probabilities = adaptation.unpack(chunk.probabilities)
+        adapted = adaptation.adapt(adaptation.unpack(chunk.probabilities), chunk.features)
         decisions = {
-            int(photo_id): adaptation.decide(
-                {name: values[row] for name, values in probabilities.items()},
-                chunk.features[row],
-            )
+            int(photo_id): adaptation.ranked({name: p[row] for name, p in adapted.items()})
             for row, photo_id in enumerate(chunk.ids)
         }
         catalog.replace_suggestions(bundle.label, decisions)
