@@ -34,7 +34,7 @@ import numpy as np
 
 from app.core.adaptation import family_slices, pack_probabilities
 from app.core.bundle import load_bundle
-from app.core.decode import decode_photo, read_photo
+from app.core.decode import DecodedPhoto, PhotoFile, decode_photo, read_photo
 from app.core.errors import VitrinaError
 from app.core.importer import (
     Cancel,
@@ -70,7 +70,7 @@ class BatchReport(ImportReport):
 # --- where Ray runs: files -> rows of the bundle's outputs -------------------------------------
 
 
-def _read_and_decode(path: str, min_side: int) -> tuple[Any, Any] | str:
+def _read_and_decode(path: str, min_side: int) -> tuple[PhotoFile, DecodedPhoto] | str:
     """(read file, decoded photo) or why the file cannot be imported."""
     try:
         photo = read_photo(path)
