@@ -8,6 +8,7 @@ cancel takes effect between batches of writes.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import stat
@@ -32,9 +33,12 @@ from app.core.decode import (
     read_photo,
 )
 from app.core.errors import CatalogError, VitrinaError
+from app.core.near_duplicates import HASH_MIN_SIDE, HashIndex, perceptual_hash
 from app.core.similarity import photo_mark
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from app.core.catalog import Catalog
     from app.core.context import AppContext
     from app.core.tagger import Tagged, Tagger
@@ -74,12 +78,23 @@ class Moved(NamedTuple):
     was: str
 
 
+class NearMatch(NamedTuple):
+    """A photo added and flagged: it looks like an earlier one (app.core.near_duplicates)."""
+
+    path: Path
+    photo_id: int
+    original_id: int
+    original: str  # the earlier photo's path
+    distance: int
+
+
 @dataclass
 class ImportReport:
     """What an import did; ``ok`` when no file failed."""
 
     added: list[int] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
+    near_duplicates: list[NearMatch] = field(default_factory=list)
     moved: list[Moved] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # what went wrong after the commits
@@ -269,6 +284,7 @@ class _Importer:
         self.cancel = cancel
         self.done = 0
         self.unsaved = 0
+        self.hashes: HashIndex | None = None  # read from the catalog at the first new photo
 
     def tick(self, path: Path) -> None:
         self.done += 1
@@ -373,7 +389,28 @@ class _Importer:
                 )
                 for item, decoded, result in tagged
             ]
+            news = self.look_alikes(news, [decoded.image for _, decoded, _ in tagged])
             self.write(news, [item.path for item, _, _ in tagged])
+
+    def look_alikes(self, photos: list[NewPhoto], images: list[Image.Image]) -> list[NewPhoto]:
+        """Each new photo with its perceptual hash and, when it looks like an earlier photo
+        (of the catalog, or of this import), that photo, to be flagged in the same write."""
+        if self.hashes is None:
+            self.hashes = HashIndex(self.ctx.catalog.near_hashes())
+        flagged = []
+        for photo, image in zip(photos, images, strict=True):
+            value = perceptual_hash(image)
+            match = self.hashes.closest(value)
+            self.hashes.extend([(photo.sha256, value)])
+            flagged.append(
+                dataclasses.replace(
+                    photo,
+                    near_hash=value,
+                    near_original=match.sha256 if match else None,
+                    near_distance=match.distance if match else 0,
+                )
+            )
+        return flagged
 
     def rewrite(self, tagged: list[tuple[_Item, DecodedPhoto, Tagged]]) -> None:
         """New suggestions, embeddings and features of catalog photos, in one transaction."""
@@ -389,8 +426,9 @@ class _Importer:
                 embedding=result.embedding,
                 features=result.features,
                 probabilities=_packed(tagger, result),
+                near_hash=perceptual_hash(decoded.image),
             )
-            for item, _, result in tagged
+            for item, decoded, result in tagged
             if item.photo_id is not None
         ]
         try:
@@ -435,6 +473,7 @@ class _Importer:
         if not photos:
             return
         ids, vectors, marks = [], [], []
+        flagged: dict[int, Path] = {}
         results = _add_batch(self.ctx.catalog, photos)
         for new, path, result in zip(photos, paths, results, strict=True):
             if isinstance(result, DuplicatePhotoError):
@@ -445,11 +484,17 @@ class _Importer:
             else:
                 self.report.added.append(result.id)
                 self.tick(path)
+                if new.near_original:
+                    flagged[result.id] = path
                 if new.embedding is not None:
                     ids.append(result.id)
                     vectors.append(new.embedding)
                     marks.append(photo_mark(new.sha256))
         self.grow_index(ids, vectors, marks)
+        for flag in self.ctx.catalog.near_duplicates(flagged) if flagged else []:
+            if flag.photo_id in flagged:
+                near = (flag.photo_id, flag.original_id, flag.original_path, flag.distance)
+                self.report.near_duplicates.append(NearMatch(flagged[flag.photo_id], *near))
 
     def grow_index(self, ids: list[int], vectors: list[np.ndarray], marks: list[int]) -> None:
         index = self.ctx.index
@@ -471,6 +516,12 @@ def _packed(tagger: Tagger, result: Tagged) -> np.ndarray | None:
     if result.features is None:
         return None
     return pack_probabilities(tagger.families, result.probabilities)
+
+
+def decode_side(ctx: AppContext) -> int:
+    """Decode photos as large as the bundle needs, and never below what the near-duplicate
+    hash needs to tell products apart."""
+    return max(ctx.tagger.min_size, HASH_MIN_SIDE)
 
 
 def _note(report: ImportReport, notice: str | None) -> None:
@@ -498,7 +549,7 @@ def import_paths(
     report = ImportReport(failures=failures, total=len(files))
     run = _Importer(ctx, report, progress, cancel or (lambda: False))
     if files:
-        min_side = ctx.tagger.min_size
+        min_side = decode_side(ctx)
         batch = ctx.tagger.batch_size
         chunks = [files[i : i + batch] for i in range(0, len(files), batch)]
         pool = ThreadPoolExecutor(decode_workers, thread_name_prefix="vitrina-decode")
@@ -532,7 +583,7 @@ def retag_photos(
     report = ImportReport(total=len(photo_ids))
     run = _Importer(ctx, report, progress, cancel or (lambda: False))
     if photo_ids:
-        batch, min_side = ctx.tagger.batch_size, ctx.tagger.min_size
+        batch, min_side = ctx.tagger.batch_size, decode_side(ctx)
         chunks = [photo_ids[i : i + batch] for i in range(0, len(photo_ids), batch)]
         pool = ThreadPoolExecutor(decode_workers, thread_name_prefix="vitrina-decode")
         try:

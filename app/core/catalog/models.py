@@ -49,6 +49,7 @@ class Photo(Base):
         CheckConstraint(f"review_state IN {REVIEW_STATES}", name="review_state"),
         Index("ix_photos_review_state", "review_state"),
         Index("ix_photos_path", "path"),
+        Index("ix_photos_product", "product"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -60,6 +61,11 @@ class Photo(Base):
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     review_state: Mapped[str] = mapped_column(String(16), default="new")
     bundle: Mapped[str | None] = mapped_column(String(200))
+    # app.core.near_duplicates.perceptual_hash of the decoded photo (None: imported before)
+    near_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Photos the staff grouped into one shop product share this: the id of its first photo
+    # (not a foreign key: the product keeps its key when that photo is removed).
+    product: Mapped[int | None] = mapped_column(Integer)
 
     predictions: Mapped[list[Prediction]] = relationship(
         back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
@@ -225,3 +231,42 @@ class Correction(Base):
     in_use: Mapped[bool] = mapped_column(Boolean, default=True)
     summary: Mapped[str] = mapped_column(Text)  # JSON: labels, threshold, estimates, message
     weights: Mapped[bytes | None] = mapped_column(LargeBinary)  # .npy of (D + 1, L) float32
+
+
+NEAR_DUPLICATE_STATUSES = ("open", "dismissed", "grouped")
+
+
+class NearDuplicate(Base):
+    """A photo flagged at import as a possible duplicate of an earlier one, and what the
+    staff decided: still open, dismissed (not the same product) or grouped into one."""
+
+    __tablename__ = "near_duplicates"
+    __table_args__ = (
+        CheckConstraint(f"status IN {NEAR_DUPLICATE_STATUSES}", name="status"),
+        Index("ix_near_duplicates_original_id", "original_id"),
+        Index("ix_near_duplicates_status", "status"),
+    )
+
+    photo_id: Mapped[int] = mapped_column(
+        ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True
+    )
+    original_id: Mapped[int] = mapped_column(
+        ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True
+    )
+    distance: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TaxonomyOverride(Base):
+    """This catalog's own shop category for a label, over the shipped taxonomy map (a shop
+    that sells only women's dresses files "dress" deeper); None keeps the map's."""
+
+    __tablename__ = "taxonomy_overrides"
+
+    label: Mapped[str] = mapped_column(String(200), primary_key=True)
+    google_id: Mapped[str | None] = mapped_column(String(20))
+    shopify_path: Mapped[str | None] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, Select, case, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.core.catalog.models import Embedding, Photo, Prediction, Tag
+from app.core.catalog.models import Embedding, NearDuplicate, Photo, Prediction, Tag
 from app.core.catalog.rows import (
     FREE_FORM,
     ExportRow,
@@ -66,7 +66,33 @@ def filter_clauses(flt: PhotoFilter) -> list[ColumnElement[bool]]:
         clauses.append(Photo.review_state == flt.review_state)
     if flt.uncertain_only:
         clauses.append(_top(Prediction.confidence < _threshold_of(flt.thresholds)))
+    if flt.near_duplicates:
+        clauses.append(
+            exists().where(
+                or_(NearDuplicate.photo_id == Photo.id, NearDuplicate.original_id == Photo.id),
+                NearDuplicate.status == "open",
+            )
+        )
     return clauses
+
+
+def _least_certain() -> Any:
+    """A photo's lowest top-suggestion confidence over its families (2 without any, so
+    they come last)."""
+    lowest = (
+        select(func.min(Prediction.confidence))
+        .where(Prediction.photo_id == Photo.id, Prediction.rank == 1)
+        .scalar_subquery()
+    )
+    return func.coalesce(lowest, 2.0)
+
+
+def ordered(statement: Select[Any], flt: PhotoFilter | None) -> Select[Any]:
+    """The grid's order (PhotoFilter.order): by id, or the least certain first."""
+    if flt is not None and flt.order == "uncertain":
+        reviewed = case((Photo.review_state == "reviewed", 1), else_=0)
+        return statement.order_by(reviewed, _least_certain(), Photo.id)
+    return statement.order_by(Photo.id)
 
 
 def filtered(statement: Select[Any], flt: PhotoFilter | None) -> Select[Any]:
@@ -78,12 +104,12 @@ def count(session: Session, flt: PhotoFilter | None) -> int:
 
 
 def list_photos(session: Session, flt: PhotoFilter | None, offset: int, limit: int) -> list[Any]:
-    statement = filtered(select(Photo), flt).order_by(Photo.id).offset(offset).limit(limit)
+    statement = ordered(filtered(select(Photo), flt), flt).offset(offset).limit(limit)
     return [photo_row(photo) for photo in session.scalars(statement)]
 
 
 def photo_ids(session: Session, flt: PhotoFilter | None) -> list[int]:
-    return list(session.scalars(filtered(select(Photo.id), flt).order_by(Photo.id)))
+    return list(session.scalars(ordered(filtered(select(Photo.id), flt), flt)))
 
 
 def accepted_tag_count(session: Session, photo_ids: list[int]) -> int:

@@ -123,7 +123,7 @@ class CatalogReads(CatalogSessions):
     def list_photos(
         self, filter: PhotoFilter | None = None, offset: int = 0, limit: int = 200
     ) -> list[PhotoRow]:
-        """One page of the grid, ordered by id."""
+        """One page of the grid, in the filter's order (by id, or the least certain first)."""
         with self._read("listing photos") as session:
             return queries.list_photos(session, filter, offset, limit)
 

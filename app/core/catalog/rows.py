@@ -12,6 +12,7 @@ import numpy as np
 from app.core.errors import CatalogError
 
 FREE_FORM = "(free-form)"
+ORDERS = ("catalog", "uncertain")
 """The key under which ``stats()`` counts tags that belong to no family."""
 
 
@@ -26,6 +27,7 @@ class PhotoRow:
     added_at: datetime
     review_state: str
     bundle: str | None
+    product: int | None = None  # the shop product it was grouped into (its first photo's id)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,9 @@ class NewPhoto:
     embedding: Any = None  # (D,) vector; needs bundle_key
     features: Any = None  # (F,) the bundle's features output, for learning; needs bundle_key
     probabilities: Any = None  # every family's probabilities, concatenated; with features
+    near_hash: bytes | None = None  # app.core.near_duplicates.perceptual_hash
+    near_original: str | None = None  # sha256 of the photo this one looks like (flagged)
+    near_distance: int = 0  # bits between their hashes
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class Retagged:
     embedding: Any = None
     features: Any = None
     probabilities: Any = None
+    near_hash: bytes | None = None  # the perceptual hash of the photo decoded again
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,9 @@ class PhotoFilter:
     labels and the path. ``family``/``label`` match an accepted tag or the top
     prediction. ``uncertain_only`` keeps photos whose top prediction in some family is
     below its threshold (``thresholds`` overrides the stored ones per family).
+    ``order`` "uncertain" lists photos a human has not reviewed first, each by the lowest
+    confidence among its families' top suggestions (the least certain first), then the
+    reviewed ones; "catalog" lists them by id.
     """
 
     text: str | None = None
@@ -132,6 +141,8 @@ class PhotoFilter:
     review_state: str | None = None
     uncertain_only: bool = False
     thresholds: Mapping[str, float] = field(default_factory=dict)
+    near_duplicates: bool = False  # only photos in an open near-duplicate flag (either side)
+    order: str = "catalog"  # or "uncertain": least certain first (ORDERS)
 
 
 @dataclass(frozen=True)
@@ -184,6 +195,7 @@ def photo_row(photo: Any) -> PhotoRow:
         added_at=_aware(photo.added_at),
         review_state=photo.review_state,
         bundle=photo.bundle,
+        product=photo.product,
     )
 
 

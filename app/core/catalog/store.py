@@ -17,6 +17,7 @@ from app.core.catalog.engine import catalog_url, create_catalog_engine, database
 from app.core.catalog.learned import LearnedCorrections
 from app.core.catalog.models import (
     Embedding,
+    NearDuplicate,
     Photo,
     PhotoFeatures,
     Prediction,
@@ -24,6 +25,7 @@ from app.core.catalog.models import (
     TagEvent,
     utcnow,
 )
+from app.core.catalog.products import ShopProducts
 from app.core.catalog.reads import CHUNK, HASHES_PER_QUERY, CatalogReads
 from app.core.catalog.rows import (
     DuplicatePhotoError,
@@ -41,7 +43,7 @@ from app.core.errors import CatalogError
 PHOTO_TABLES = (Photo, Prediction, Tag, TagEvent, Embedding, PhotoFeatures)
 
 
-class Catalog(TagEdits, CatalogReads, LearnedCorrections, ServerVectors):
+class Catalog(TagEdits, CatalogReads, LearnedCorrections, ServerVectors, ShopProducts):
     """Photos, predictions, tags, audit trail and embeddings in one SQL database.
 
     Returns plain rows (PhotoRow, TagRow, ...); no ORM object or session leaves it.
@@ -164,6 +166,7 @@ class Catalog(TagEdits, CatalogReads, LearnedCorrections, ServerVectors):
                     added_at=utcnow(),
                     review_state="suggested" if item.decisions else "new",
                     bundle=item.bundle_label if item.decisions else None,
+                    near_hash=item.near_hash,
                 )
         session.add_all(first.values())
         session.flush()
@@ -191,6 +194,7 @@ class Catalog(TagEdits, CatalogReads, LearnedCorrections, ServerVectors):
             self._insert_embeddings(session, embeddings)
         if features:
             session.execute(insert(PhotoFeatures), features)
+        _flag_near_duplicates(session, items, added)
         return results
 
     def add_photo(
@@ -214,6 +218,12 @@ class Catalog(TagEdits, CatalogReads, LearnedCorrections, ServerVectors):
         with self._write(f"saving the new suggestions of {len(items)} photos") as session:
             for item in items:
                 self._replace_predictions(session, item.photo_id, item.bundle_label, item.decisions)
+                if item.near_hash is not None:
+                    session.execute(
+                        update(Photo)
+                        .where(Photo.id == item.photo_id)
+                        .values(near_hash=item.near_hash)
+                    )
                 if item.embedding is not None:
                     self._merge_embedding(
                         session, _embedding_row(item.photo_id, item.bundle_key, item.embedding)
@@ -309,6 +319,34 @@ class Catalog(TagEdits, CatalogReads, LearnedCorrections, ServerVectors):
                 elif batch:
                     session.execute(insert(model), batch)
         return back
+
+
+def _flag_near_duplicates(
+    session: Session, items: Sequence[NewPhoto], added: Mapping[str, PhotoRow]
+) -> None:
+    """Flag the photos just added that look like an earlier one (found by its content hash:
+    one added in this batch, or one query for those already in the catalog); a look-alike
+    removed meanwhile flags nothing."""
+    flagged = [item for item in items if item.near_original and item.sha256 in added]
+    if not flagged:
+        return
+    wanted = {item.near_original for item in flagged} - added.keys()
+    ids = {sha: row.id for sha, row in added.items()}
+    if wanted:
+        found = session.execute(select(Photo.sha256, Photo.id).where(Photo.sha256.in_(wanted)))
+        ids.update({sha: photo_id for sha, photo_id in found})
+    rows = [
+        {
+            "photo_id": added[item.sha256].id,
+            "original_id": ids[item.near_original],
+            "distance": item.near_distance,
+            "status": "open",
+        }
+        for item in flagged
+        if item.near_original in ids and ids[item.near_original] != added[item.sha256].id
+    ]
+    if rows:
+        session.execute(insert(NearDuplicate), rows)
 
 
 def _check(item: NewPhoto) -> None:
