@@ -249,3 +249,20 @@ def test_the_app_never_loads_ray_unless_a_batch_runs(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.splitlines()[-1] == "False"
+
+
+def test_without_ray_batch_says_how_to_install_it(
+    tmp_path: Path, tiny_bundle: Path, photos_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from app.cli import main
+
+    monkeypatch.setenv("VITRINA_HOME", str(tmp_path / "home"))
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the scale extra were not installed
+    out, err = io.StringIO(), io.StringIO()
+    db = str(tmp_path / "c.sqlite")
+    code = main(["--db", db, "--bundle", str(tiny_bundle), "batch", str(photos_dir)], out, err)
+    assert code == 2
+    assert "runs on Ray, which is not installed" in err.getvalue()
+    assert "pip install -e '.[scale]'" in err.getvalue()
