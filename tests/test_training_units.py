@@ -473,7 +473,7 @@ def test_recover_names_the_folder_when_it_holds_no_bundle(tmp_path: Path) -> Non
 def test_tail_loss_counts_checked_labels_more_and_skips_unknown() -> None:
     from torch.nn import functional as F
 
-    from training.finetune import masked_loss
+    from training.loop import masked_loss
     from training.tailtune import targets
 
     labels = {"colour": ("red", "blue"), "pattern": ("solid", "striped")}

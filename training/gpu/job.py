@@ -23,7 +23,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
@@ -36,10 +36,19 @@ from torch.nn import functional as F
 from training.backbones import SPECS, build_backbone
 from training.colour import ColourDescriptor
 from training.datasets import Photo
-from training.finetune import UNKNOWN, freeze_batch_norm, label_indices
 from training.gpu import blob
 from training.gpu.pack import WEIGHT_FILES
 from training.heads import HeadInputs, Recipe, head_parts, make_head
+from training.loop import (
+    UNKNOWN,
+    Checkpoints,
+    Deadline,
+    Loop,
+    adamw,
+    label_indices,
+    masked_loss,
+    save_atomic,
+)
 from training.network import VitrinaNet
 from training.pipeline import Prepared, train_heads, validation_scores
 
@@ -198,7 +207,7 @@ def stage1(name: str, data: Data, recipe: Recipe, settings: Settings, device) ->
     train_photos = [data.photos[i] for i in data.train.tolist()]
     val_photos = [data.photos[i] for i in data.val.tolist()]
     if saved.is_file():
-        state = torch.load(saved, map_location="cpu", weights_only=False)
+        state = torch.load(saved, map_location="cpu", weights_only=True)
         heads = {f: make_head(f, state["in_dim"][f], len(data.labels[f]), recipe) for f in parts}
         for f, head in heads.items():
             head.load_state_dict(state["heads"][f])
@@ -227,9 +236,8 @@ def stage1(name: str, data: Data, recipe: Recipe, settings: Settings, device) ->
         f"{name}: stage 1 val {_brief(metrics)}; features {extracted:.0f} s, total "
         f"{time.monotonic() - began:.0f} s"
     )
-    folder.mkdir(parents=True, exist_ok=True)
     in_dim = {f: h.in_dim for f, h in heads.items()}
-    torch.save(
+    save_atomic(
         {
             "heads": {f: h.state_dict() for f, h in heads.items()},
             "in_dim": in_dim,
@@ -295,18 +303,11 @@ def stage2(
     folder: Path,
     device: torch.device,
 ) -> dict:
-    """Unfreeze everything: AdamW (heads at 10x), warm-up + cosine, bf16, masked CE."""
-    optimiser = torch.optim.AdamW(
-        [
-            {"params": net.backbone.parameters(), "lr": settings.lr},
-            {"params": net.heads.parameters(), "lr": settings.lr * 10},
-        ],
-        weight_decay=1e-4,
-        **({"fused": True} if device.type == "cuda" else {}),
-    )
-    steps_per_epoch = max(1, len(data.train) // settings.batch)
-    if settings.max_steps:
-        steps_per_epoch = min(steps_per_epoch, settings.max_steps)
+    """Unfreeze everything: ``training.loop`` with warm-up + cosine, bf16, augmented on the
+    GPU; validation after every epoch, a checkpoint after each."""
+    optimiser = adamw(net.backbone, net.heads, settings.lr, fused=device.type == "cuda")
+    batches_per_epoch = max(1, len(data.train) // settings.batch)
+    steps_per_epoch = min(batches_per_epoch, settings.max_steps or batches_per_epoch)
     total = steps_per_epoch * settings.epochs
     warmup = max(1, total // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -315,84 +316,56 @@ def stage2(
             min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
         ),
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    history: list[dict] = []
-    start = 0
-    found = sorted(folder.glob("epoch-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
-    if found:
-        state = torch.load(found[-1], map_location=device, weights_only=False)
-        net.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        schedule.load_state_dict(state["schedule"])
-        history, start = state["history"], state["epoch"]
-        log(f"resumed stage 2 from {found[-1]}")
     families = list(data.labels)
-    for epoch in range(start + 1, settings.epochs + 1):
-        remaining = settings.deadline_s - (time.monotonic() - STARTED)
-        needed = (history[-1]["wall_s"] if history else 0.0) + RESERVE_S
-        if remaining < needed:
-            log(f"deadline: {remaining:.0f} s left, skipping epochs {epoch}-{settings.epochs}")
-            break
-        began = time.monotonic()
-        net.train()
-        if bn == "frozen":
-            freeze_batch_norm(net.backbone)
+
+    def batches(number: int) -> Iterator[torch.Tensor]:
         order = data.train[torch.randperm(len(data.train), device=device)]
-        total_loss = torch.zeros((), device=device)
-        for step in range(steps_per_epoch):
-            rows = order[step * settings.batch : (step + 1) * settings.batch]
-            x, y = inputs(data.images[rows], augment=True), data.targets[rows]
-            with _autocast(device):
-                logits, _ = net.logits_and_hidden(x)
-            loss = torch.zeros((), device=device)
-            for j, f in enumerate(families):
-                known = (y[:, j] != UNKNOWN).sum().clamp(min=1)
-                loss = (
-                    loss
-                    + F.cross_entropy(
-                        logits[f].float(),
-                        y[:, j],
-                        ignore_index=UNKNOWN,
-                        label_smoothing=0.1,
-                        reduction="sum",
-                    )
-                    / known
-                )
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total_loss += loss.detach()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        wall = time.monotonic() - began
+        return (
+            order[i * settings.batch : (i + 1) * settings.batch] for i in range(batches_per_epoch)
+        )
+
+    def batch_loss(rows: torch.Tensor) -> torch.Tensor:
+        x = inputs(data.images[rows], augment=True)
+        with _autocast(device):
+            logits, _ = net.logits_and_hidden(x)
+        return masked_loss({f: logits[f] for f in families}, data.targets[rows])
+
+    loop = Loop(
+        net,
+        optimiser,
+        batch_loss,
+        frozen=net.backbone if bn == "frozen" else None,
+        schedule=schedule,
+        checkpoints=Checkpoints(folder),
+    )
+    history: list[dict] = []
+    resumed = loop.resume(device)
+    if resumed is not None:
+        history = resumed[1]["history"]
+        log(f"resumed stage 2 from {resumed[0]}")
+    deadline = None
+    if settings.deadline_s is not None:
+        deadline = Deadline(STARTED + settings.deadline_s - RESERVE_S)
+    for done in loop.epochs(settings.epochs, batches, deadline, settings.max_steps):
         val = validate(net, data, inputs, 2 * settings.batch)
-        seen = steps_per_epoch * settings.batch
+        seen = done.steps * settings.batch
         history.append(
             {
-                "epoch": epoch,
-                "loss": round(float(total_loss) / steps_per_epoch, 4),
-                "wall_s": round(wall, 2),
-                "photos_per_s": round(seen / wall, 1),
+                "epoch": done.number,
+                "loss": round(done.loss, 4),
+                "wall_s": round(done.wall_s, 2),
+                "photos_per_s": round(seen / done.wall_s, 1),
                 "val": val,
             }
         )
         log(
-            f"{folder.name} epoch {epoch}/{settings.epochs}: loss {history[-1]['loss']:.3f}, "
-            f"{wall:.1f} s ({seen / wall:.0f} photos/s), val {_brief(val)}"
+            f"{folder.name} epoch {done.number}/{settings.epochs}: loss {done.loss:.3f}, "
+            f"{done.wall_s:.1f} s ({seen / done.wall_s:.0f} photos/s), val {_brief(val)}"
         )
-        for old in folder.glob("epoch-*.pt"):
-            old.unlink()
-        torch.save(
-            {
-                "model": net.state_dict(),
-                "optimiser": optimiser.state_dict(),
-                "schedule": schedule.state_dict(),
-                "history": history,
-                "epoch": epoch,
-            },
-            folder / f"epoch-{epoch}.pt",
-        )
+        loop.save(history=history)
+    if deadline is not None and loop.epoch < settings.epochs:
+        remaining = settings.deadline_s - (time.monotonic() - STARTED)
+        log(f"deadline: {remaining:.0f} s left, skipping epochs {loop.epoch + 1}-{settings.epochs}")
     return {
         "bn": bn,
         "epochs_done": len(history),
