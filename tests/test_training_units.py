@@ -608,3 +608,13 @@ def test_the_shipped_sources_pin_their_held_out_photos() -> None:
     for name, count in (("catalog", 3192), ("clothing", 1384)):
         held_out = LabelMap.load(name).held_out()
         assert len(held_out) == count and set(held_out.values()) == {"val", "test"}
+
+
+def test_vitrina_train_dispatches_through_its_command_table() -> None:
+    from training.cli import COMMANDS, _parser
+
+    names = ["fit", "tailtune", "average", "quantize", "features", "compare", "evaluate"]
+    assert [command.name for command in COMMANDS] == names
+    args = _parser().parse_args(["compare", "--data", "labels.csv", "--threads", "1"])
+    assert args.run is next(c.handler for c in COMMANDS if c.name == "compare")
+    assert args.data == [Path("labels.csv")] and args.threads == 1
