@@ -379,10 +379,10 @@ def test_embedding_parts_keep_their_family_weight_and_probability_share() -> Non
     assert torch.allclose(ratio, torch.full((3,), PROBABILITY_WEIGHT))
 
 
-def test_embedding_ab_recombines_exactly_as_the_exported_graph_does() -> None:
+def test_embedding_weights_recombine_exactly_as_the_exported_graph_does() -> None:
     """The A/B's numpy re-weighting of the shipped variant is the graph's own embedding,
     and the square-root form is the one bundles before @2026.12.03.4 carried."""
-    from training.embedding_ab import VARIANTS, Variant, recombine
+    from training.experiments.embedding_weights import VARIANTS, Variant, recombine
     from training.network import combine
     from training.pipeline import DEFAULT_EMBEDDING_WEIGHTS
 

@@ -324,7 +324,7 @@ def _compare_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _compare(args: argparse.Namespace) -> None:
-    from training.compare import compare
+    from training.experiments.recipes import compare
     from training.pipeline import prepare
 
     config = _config(args)
