@@ -26,7 +26,7 @@ from app.core.bundle import load_bundle
 from app.core.tagger import Tagger
 from training.datasets import Photo, load_data, split
 from training.evaluate import family_metrics, run_bundle, similar_items
-from training.gpu.pack import DEFAULT_DATA
+from training.remote.pack import DEFAULT_DATA
 
 QUANTIZED_OPS = {"QLinearConv", "ConvInteger", "QuantizeLinear", "MatMulInteger"}
 SPEED_PHOTOS = 64

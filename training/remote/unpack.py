@@ -1,4 +1,4 @@
-"""Turn the GPU job's results into a model bundle here, with the training package's export.
+"""Turn the remote job's results into a model bundle here, with the training package's export.
 
 Why here: calibration, ONNX export, the parity check and int8 quantization need the
 original photos and the app's decoder (what users' photos go through), not the GPU pack.
@@ -24,8 +24,6 @@ from training.colour import ColourDescriptor
 from training.datasets import load_data, split
 from training.export import thresholds_of
 from training.features import preprocessing_for
-from training.gpu import blob
-from training.gpu.pack import DEFAULT_DATA
 from training.heads import Recipe, head_parts, make_head
 from training.network import VitrinaNet
 from training.pipeline import (
@@ -36,6 +34,8 @@ from training.pipeline import (
     finetuned_scores,
     write_bundle,
 )
+from training.remote import blob
+from training.remote.pack import DEFAULT_DATA
 
 
 def job_recipe(summary: dict) -> Recipe:
@@ -118,7 +118,7 @@ def unpack(
         name=name or f"vitrina-{backbone.replace('_', '-')}",
         version=version,
         embedding_weights=embedding_weights,
-        command="python -m training.gpu.unpack " + shlex.join(sys.argv[1:]),
+        command="python -m training.remote.unpack " + shlex.join(sys.argv[1:]),
     )
     sample = np.stack(
         [preprocess(open_photo(p.path, pre.min_side).image, pre) for p in parts["val"][:4]]
@@ -158,8 +158,10 @@ def unpack(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.gpu.unpack", description=__doc__)
-    parser.add_argument("results", type=Path, help="folder holding the job's $OUT files")
+    parser = argparse.ArgumentParser(prog="python -m training.remote.unpack", description=__doc__)
+    parser.add_argument(
+        "results", type=Path, help="the job's results folder, copied back from the GPU machine"
+    )
     parser.add_argument("--backbone", required=True)
     parser.add_argument("--out", type=Path, help="bundle folder to write")
     parser.add_argument(
