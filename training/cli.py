@@ -18,7 +18,7 @@ from training.backbones import SPECS
 from training.features import DEFAULT_CACHE
 from training.heads import Recipe
 from training.labelmaps import FAMILIES
-from training.pipeline import LEARNING_COMPONENTS, FitConfig
+from training.pipeline import DEFAULT_EMBEDDING_WEIGHTS, LEARNING_COMPONENTS, FitConfig
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,26 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+
+
+def bundle_options(parser: argparse.ArgumentParser) -> None:
+    """How a bundle's thresholds and embedding are set: by ``fit`` and by the remote unpack."""
+    parser.add_argument("--target-precision", type=float, default=0.95)
+    parser.add_argument(
+        "--embedding-weight",
+        action="append",
+        default=[],
+        metavar="FAMILY=W",
+        help="weight of a family's embedding part "
+        "(default category=2, colour=2, sleeve=0.5, others 1)",
+    )
+
+
+def embedding_weights_of(args: argparse.Namespace) -> dict[str, float]:
+    """The default embedding weights, each ``--embedding-weight FAMILY=W`` over them."""
+    weights = dict(DEFAULT_EMBEDDING_WEIGHTS)
+    weights.update({k: float(v) for k, v in (w.split("=", 1) for w in args.embedding_weight)})
+    return weights
 
 
 def _weights(args: argparse.Namespace) -> Path | None:
@@ -151,15 +171,7 @@ def _fit_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--finetune-lr", type=float, default=1e-4)
     parser.add_argument("--separate", action="store_true", help="one bundle per family + a set")
     parser.add_argument("--quantize", action="store_true", help="int8, kept if within 1 point")
-    parser.add_argument("--target-precision", type=float, default=0.95)
-    parser.add_argument(
-        "--embedding-weight",
-        action="append",
-        default=[],
-        metavar="FAMILY=W",
-        help="weight of a family's embedding part "
-        "(default category=2, colour=2, sleeve=0.5, others 1)",
-    )
+    bundle_options(parser)
     parser.add_argument("--name", help="the bundle's name (default: vitrina-<--out folder name>)")
     parser.add_argument(
         "--version", help="the bundle's version (default: the time, YYYY.MM.DD.HHMM)"
@@ -178,7 +190,7 @@ def _fit_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _fit(args: argparse.Namespace) -> None:
-    from training.pipeline import DEFAULT_EMBEDDING_WEIGHTS, fit
+    from training.pipeline import fit
 
     recipe = Recipe(
         epochs=args.epochs,
@@ -192,8 +204,6 @@ def _fit(args: argparse.Namespace) -> None:
         checked_weight=args.checked_weight,
         seed=args.seed,
     )
-    weights = dict(DEFAULT_EMBEDDING_WEIGHTS)
-    weights.update({k: float(v) for k, v in (w.split("=", 1) for w in args.embedding_weight)})
     config = replace(
         _config(args, args.out),
         recipe=recipe,
@@ -205,7 +215,7 @@ def _fit(args: argparse.Namespace) -> None:
         report=args.report,
         name=args.name or f"vitrina-{args.out.resolve().name}",
         version=args.version or datetime.now(UTC).strftime("%Y.%m.%d.%H%M"),
-        embedding_weights=weights,
+        embedding_weights=embedding_weights_of(args),
         held_out=not args.no_held_out,
         learning_components=args.learning_components,
         command="vitrina-train " + shlex.join(sys.argv[1:]),

@@ -20,6 +20,7 @@ import torch
 from app.core.bundle import load_bundle
 from app.core.decode import open_photo, preprocess
 from training.backbones import build_backbone
+from training.cli import bundle_options, embedding_weights_of
 from training.colour import ColourDescriptor
 from training.datasets import load_data, split
 from training.export import thresholds_of
@@ -174,21 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--name")
     parser.add_argument("--version", default="2026.11.26")
     parser.add_argument("--no-int8", action="store_true")
-    parser.add_argument("--target-precision", type=float, default=0.95)
-    parser.add_argument(
-        "--embedding-weight",
-        action="append",
-        default=[],
-        metavar="FAMILY=W",
-        help="weight of a family's embedding part "
-        "(default category=2, colour=2, sleeve=0.5, others 1)",
-    )
+    bundle_options(parser)
     parser.add_argument("--report", type=Path, help="also evaluate the test split here")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    weights = dict(DEFAULT_EMBEDDING_WEIGHTS)
-    weights.update({k: float(v) for k, v in (w.split("=", 1) for w in args.embedding_weight)})
+    weights = embedding_weights_of(args)
     if args.save_backbone:
         net, _, _ = load_net(args.results, args.backbone, weights)
         args.save_backbone.parent.mkdir(parents=True, exist_ok=True)
