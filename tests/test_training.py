@@ -115,9 +115,9 @@ def test_fit_writes_a_bundle_the_app_loads(fitted) -> None:
 
 
 def test_embedding_variants_are_scored_from_the_bundle_outputs(fitted) -> None:
-    """``python -m training.embedding_ab`` re-weights a trained bundle's embedding and
-    scores every variant on both held-out splits."""
-    from training.embedding_ab import VARIANTS, compare
+    """``python -m training.experiments.embedding_weights`` re-weights a trained bundle's
+    embedding and scores every variant on both held-out splits."""
+    from training.experiments.embedding_weights import VARIANTS, compare
 
     config, _ = fitted
     lines = compare(config.out, config.data)

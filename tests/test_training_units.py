@@ -379,10 +379,10 @@ def test_embedding_parts_keep_their_family_weight_and_probability_share() -> Non
     assert torch.allclose(ratio, torch.full((3,), PROBABILITY_WEIGHT))
 
 
-def test_embedding_ab_recombines_exactly_as_the_exported_graph_does() -> None:
+def test_embedding_weights_recombine_exactly_as_the_exported_graph_does() -> None:
     """The A/B's numpy re-weighting of the shipped variant is the graph's own embedding,
     and the square-root form is the one bundles before @2026.12.03.4 carried."""
-    from training.embedding_ab import VARIANTS, Variant, recombine
+    from training.experiments.embedding_weights import VARIANTS, Variant, recombine
     from training.network import combine
     from training.pipeline import DEFAULT_EMBEDDING_WEIGHTS
 
@@ -473,7 +473,7 @@ def test_recover_names_the_folder_when_it_holds_no_bundle(tmp_path: Path) -> Non
 def test_tail_loss_counts_checked_labels_more_and_skips_unknown() -> None:
     from torch.nn import functional as F
 
-    from training.finetune import masked_loss
+    from training.loop import masked_loss
     from training.tailtune import targets
 
     labels = {"colour": ("red", "blue"), "pattern": ("solid", "striped")}
@@ -608,3 +608,13 @@ def test_the_shipped_sources_pin_their_held_out_photos() -> None:
     for name, count in (("catalog", 3192), ("clothing", 1384)):
         held_out = LabelMap.load(name).held_out()
         assert len(held_out) == count and set(held_out.values()) == {"val", "test"}
+
+
+def test_vitrina_train_dispatches_through_its_command_table() -> None:
+    from training.cli import COMMANDS, _parser
+
+    names = ["fit", "tailtune", "average", "quantize", "features", "compare", "evaluate"]
+    assert [command.name for command in COMMANDS] == names
+    args = _parser().parse_args(["compare", "--data", "labels.csv", "--threads", "1"])
+    assert args.run is next(c.handler for c in COMMANDS if c.name == "compare")
+    assert args.data == [Path("labels.csv")] and args.threads == 1

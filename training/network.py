@@ -15,7 +15,7 @@ from training.heads import Head
 
 # The probability part against the activation part. With the probabilities themselves at
 # unit length (not their square root), equal weight gave the best validation P@5
-# (`python -m training.embedding_ab`, docs/quality.md).
+# (`python -m training.experiments.embedding_weights`, docs/quality.md).
 PROBABILITY_WEIGHT = 1.0
 
 
@@ -33,7 +33,7 @@ def combine(
     agree on the predicted labels (docs/quality.md); scaled to the family weight,
     concatenated, normalised. The probabilities themselves are peakier than their square
     root (``power`` 0.5, before @2026.12.03.4), so a confident label counts for more;
-    ``training.embedding_ab`` scores other settings without retraining.
+    ``training.experiments.embedding_weights`` scores other settings without retraining.
     """
     scale = math.sqrt(1 + probability_weight**2)
     pieces = []

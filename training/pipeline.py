@@ -38,8 +38,8 @@ from training.network import LEARNING_PARTS, LearningFeatures, VitrinaNet
 from training.outputs import check_bundle_output, replacing
 
 PARITY_ATOL = 1e-4
-# Chosen on validation P@5 (python -m training.embedding_ab, docs/quality.md): neighbours
-# that agree on category and colour first, sleeve length least.
+# Chosen on validation P@5 (python -m training.experiments.embedding_weights, docs/quality.md):
+# neighbours that agree on category and colour first, sleeve length least.
 DEFAULT_EMBEDDING_WEIGHTS = {"category": 2.0, "colour": 2.0, "sleeve": 0.5}
 LEARNING_COMPONENTS = 128
 

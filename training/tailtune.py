@@ -5,7 +5,7 @@ stem (everything up to the mid-level tap, stride 8) stays frozen and its output 
 computed once and cached like the features, so a step runs only the tail (the stride-16
 and stride-32 stages, hence the garment tap and the final features) and the heads. The
 colour and pattern heads read the garment tap, so the hand-checked labels can reshape
-it. Batch-norm statistics stay frozen, as in ``training.finetune``. The result is a
+it. It trains with ``training.loop``, as ``training.finetune`` does. The result is a
 backbone checkpoint for ``vitrina-train fit --weights``, which re-extracts the features
 and trains the shipped recipe's heads on them (docs/training.md).
 """
@@ -20,12 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from training.backbones import build_backbone
 from training.datasets import Photo
 from training.features import cache_folder, cached_arrays, preprocessing_for
-from training.finetune import UNKNOWN, freeze_batch_norm, label_indices, masked_loss
+from training.loop import UNKNOWN, Deadline, Loop, adamw, label_indices, masked_loss
 from training.network import VitrinaNet
 from training.pipeline import FitConfig, Prepared, build_net, prepare, train_heads
 
@@ -116,43 +115,37 @@ def train_tail(
         seed = tail.order_seed
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    optimiser = torch.optim.AdamW(
-        [
-            {"params": net.backbone.tail.parameters(), "lr": tail.lr},
-            {"params": net.heads.parameters(), "lr": tail.lr * 10},
-        ],
-        weight_decay=1e-4,
-    )
-    deadline = time.monotonic() + tail.minutes * 60 if tail.minutes else None
-    steps = 0
-    for epoch in range(1, tail.epochs + 1):
-        net.train()
-        freeze_batch_norm(net.backbone)
+
+    def batches(number: int) -> list[np.ndarray]:
         order = rng.permutation(len(maps))
-        losses = []
-        bar = tqdm(range(0, len(order) - tail.batch_size + 1, tail.batch_size), unit="batch")
-        bar.set_description(f"tail epoch {epoch}")
-        for start in bar:
-            idx = np.sort(order[start : start + tail.batch_size])
-            logits = tail_logits(
-                net,
-                torch.from_numpy(maps[idx].astype(np.float32)),
-                torch.from_numpy(descriptor[idx]),
-            )
-            loss = masked_loss(logits, torch.from_numpy(y[idx]), torch.from_numpy(w[idx]))
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            steps += 1
-            losses.append(float(loss.detach()))
-            if steps % 20 == 0:
-                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-            if deadline is not None and time.monotonic() > deadline:
-                print(f"time budget reached after {steps} steps (epoch {epoch})")
-                net.eval()
-                return steps
-        print(f"tail epoch {epoch}: loss {np.mean(losses):.4f}")
-    net.eval()
+        starts = range(0, len(order) - tail.batch_size + 1, tail.batch_size)
+        return [np.sort(order[start : start + tail.batch_size]) for start in starts]
+
+    def batch_loss(rows: np.ndarray) -> torch.Tensor:
+        logits = tail_logits(
+            net,
+            torch.from_numpy(maps[rows].astype(np.float32)),
+            torch.from_numpy(descriptor[rows]),
+        )
+        return masked_loss(logits, torch.from_numpy(y[rows]), torch.from_numpy(w[rows]))
+
+    loop = Loop(
+        net,
+        adamw(net.backbone.tail, net.heads, tail.lr),
+        batch_loss,
+        frozen=net.backbone,
+        label="tail epoch",
+    )
+    deadline = (
+        Deadline(time.monotonic() + tail.minutes * 60, mid_epoch=True) if tail.minutes else None
+    )
+    steps = 0
+    for done in loop.epochs(tail.epochs, batches, deadline):
+        steps += done.steps
+        if done.whole:
+            print(f"tail epoch {done.number}: loss {done.loss:.4f}")
+        else:
+            print(f"time budget reached after {steps} steps (epoch {done.number})")
     return steps
 
 

@@ -1,16 +1,18 @@
-"""The GPU job: stage 1 + stage 2 for each backbone on the packed photos, within a deadline.
+"""The job a pack carries: stage 1 + stage 2 for each backbone on the packed photos.
 
-Why this shape: the lent GPU gives one call of at most 10 minutes, so every photo is
-decoded once (a pool of processes) into one uint8 tensor on the GPU, and augmentation
-(mirror, random crop/scale; never colour: colour is a label) runs there too. Stage 1 is
-the training package's own head recipe on frozen features (``pipeline.train_heads``);
-stage 2 fine-tunes ``training.network.VitrinaNet`` end to end, so the result loads and
-exports with the package's code on the CPU (``training.gpu.unpack``).
+Runs where ``run.sh`` starts it, on the GPU machine (or on a CPU, for a dry run). Every
+photo is decoded once (a pool of processes) into one uint8 tensor on the GPU, and
+augmentation (mirror, random crop/scale; never colour: colour is a label) runs there too,
+so the GPU does not wait on the CPU. Stage 1 is the training package's own head recipe on
+frozen features (``pipeline.train_heads``); stage 2 fine-tunes ``training.network.VitrinaNet``
+end to end with ``training.loop``, so the result loads and exports with the package's code
+on the CPU (``training.remote.unpack``).
 
-Order of work: each backbone with batch-norm statistics frozen, then (time permitting)
-each again with batch-norm in training mode; per backbone the variant with the better mean
-validation top-1 is returned. Epochs are checkpointed, so a rerun on the same warm
-machine resumes. Before the deadline remaining epochs are skipped and results written.
+Order of work: each backbone with batch-norm statistics frozen, then (``--bn both``) each
+again with batch norm in training mode; per backbone the variant with the better mean
+validation top-1 is returned. Every epoch is checkpointed, so a rerun after an
+interruption resumes. With ``--deadline-s`` (a machine held for a fixed time), epochs and
+variants that would not end in time are skipped, and the results are written before it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
@@ -36,12 +38,21 @@ from torch.nn import functional as F
 from training.backbones import SPECS, build_backbone
 from training.colour import ColourDescriptor
 from training.datasets import Photo
-from training.finetune import UNKNOWN, freeze_batch_norm, label_indices
-from training.gpu import blob
-from training.gpu.pack import WEIGHT_FILES
 from training.heads import HeadInputs, Recipe, head_parts, make_head
+from training.loop import (
+    UNKNOWN,
+    Checkpoints,
+    Deadline,
+    Loop,
+    adamw,
+    label_indices,
+    masked_loss,
+    save_atomic,
+)
 from training.network import VitrinaNet
 from training.pipeline import Prepared, train_heads, validation_scores
+from training.remote import blob
+from training.remote.pack import WEIGHT_FILES
 
 STARTED = time.monotonic()
 RESERVE_S = 40.0
@@ -147,7 +158,7 @@ class Settings:
     batch: int
     lr: float
     max_steps: int | None
-    deadline_s: float
+    deadline_s: float | None
     random_init: bool
     weights: Path
     checkpoints: Path
@@ -198,7 +209,7 @@ def stage1(name: str, data: Data, recipe: Recipe, settings: Settings, device) ->
     train_photos = [data.photos[i] for i in data.train.tolist()]
     val_photos = [data.photos[i] for i in data.val.tolist()]
     if saved.is_file():
-        state = torch.load(saved, map_location="cpu", weights_only=False)
+        state = torch.load(saved, map_location="cpu", weights_only=True)
         heads = {f: make_head(f, state["in_dim"][f], len(data.labels[f]), recipe) for f in parts}
         for f, head in heads.items():
             head.load_state_dict(state["heads"][f])
@@ -227,9 +238,8 @@ def stage1(name: str, data: Data, recipe: Recipe, settings: Settings, device) ->
         f"{name}: stage 1 val {_brief(metrics)}; features {extracted:.0f} s, total "
         f"{time.monotonic() - began:.0f} s"
     )
-    folder.mkdir(parents=True, exist_ok=True)
     in_dim = {f: h.in_dim for f, h in heads.items()}
-    torch.save(
+    save_atomic(
         {
             "heads": {f: h.state_dict() for f, h in heads.items()},
             "in_dim": in_dim,
@@ -295,18 +305,11 @@ def stage2(
     folder: Path,
     device: torch.device,
 ) -> dict:
-    """Unfreeze everything: AdamW (heads at 10x), warm-up + cosine, bf16, masked CE."""
-    optimiser = torch.optim.AdamW(
-        [
-            {"params": net.backbone.parameters(), "lr": settings.lr},
-            {"params": net.heads.parameters(), "lr": settings.lr * 10},
-        ],
-        weight_decay=1e-4,
-        **({"fused": True} if device.type == "cuda" else {}),
-    )
-    steps_per_epoch = max(1, len(data.train) // settings.batch)
-    if settings.max_steps:
-        steps_per_epoch = min(steps_per_epoch, settings.max_steps)
+    """Unfreeze everything: ``training.loop`` with warm-up + cosine, bf16, augmented on the
+    GPU; validation after every epoch, a checkpoint after each."""
+    optimiser = adamw(net.backbone, net.heads, settings.lr, fused=device.type == "cuda")
+    batches_per_epoch = max(1, len(data.train) // settings.batch)
+    steps_per_epoch = min(batches_per_epoch, settings.max_steps or batches_per_epoch)
     total = steps_per_epoch * settings.epochs
     warmup = max(1, total // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -315,84 +318,56 @@ def stage2(
             min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
         ),
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    history: list[dict] = []
-    start = 0
-    found = sorted(folder.glob("epoch-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
-    if found:
-        state = torch.load(found[-1], map_location=device, weights_only=False)
-        net.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        schedule.load_state_dict(state["schedule"])
-        history, start = state["history"], state["epoch"]
-        log(f"resumed stage 2 from {found[-1]}")
     families = list(data.labels)
-    for epoch in range(start + 1, settings.epochs + 1):
-        remaining = settings.deadline_s - (time.monotonic() - STARTED)
-        needed = (history[-1]["wall_s"] if history else 0.0) + RESERVE_S
-        if remaining < needed:
-            log(f"deadline: {remaining:.0f} s left, skipping epochs {epoch}-{settings.epochs}")
-            break
-        began = time.monotonic()
-        net.train()
-        if bn == "frozen":
-            freeze_batch_norm(net.backbone)
+
+    def batches(number: int) -> Iterator[torch.Tensor]:
         order = data.train[torch.randperm(len(data.train), device=device)]
-        total_loss = torch.zeros((), device=device)
-        for step in range(steps_per_epoch):
-            rows = order[step * settings.batch : (step + 1) * settings.batch]
-            x, y = inputs(data.images[rows], augment=True), data.targets[rows]
-            with _autocast(device):
-                logits, _ = net.logits_and_hidden(x)
-            loss = torch.zeros((), device=device)
-            for j, f in enumerate(families):
-                known = (y[:, j] != UNKNOWN).sum().clamp(min=1)
-                loss = (
-                    loss
-                    + F.cross_entropy(
-                        logits[f].float(),
-                        y[:, j],
-                        ignore_index=UNKNOWN,
-                        label_smoothing=0.1,
-                        reduction="sum",
-                    )
-                    / known
-                )
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total_loss += loss.detach()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        wall = time.monotonic() - began
+        return (
+            order[i * settings.batch : (i + 1) * settings.batch] for i in range(batches_per_epoch)
+        )
+
+    def batch_loss(rows: torch.Tensor) -> torch.Tensor:
+        x = inputs(data.images[rows], augment=True)
+        with _autocast(device):
+            logits, _ = net.logits_and_hidden(x)
+        return masked_loss({f: logits[f] for f in families}, data.targets[rows])
+
+    loop = Loop(
+        net,
+        optimiser,
+        batch_loss,
+        frozen=net.backbone if bn == "frozen" else None,
+        schedule=schedule,
+        checkpoints=Checkpoints(folder),
+    )
+    history: list[dict] = []
+    resumed = loop.resume(device)
+    if resumed is not None:
+        history = resumed[1]["history"]
+        log(f"resumed stage 2 from {resumed[0]}")
+    deadline = None
+    if settings.deadline_s is not None:
+        deadline = Deadline(STARTED + settings.deadline_s - RESERVE_S)
+    for done in loop.epochs(settings.epochs, batches, deadline, settings.max_steps):
         val = validate(net, data, inputs, 2 * settings.batch)
-        seen = steps_per_epoch * settings.batch
+        seen = done.steps * settings.batch
         history.append(
             {
-                "epoch": epoch,
-                "loss": round(float(total_loss) / steps_per_epoch, 4),
-                "wall_s": round(wall, 2),
-                "photos_per_s": round(seen / wall, 1),
+                "epoch": done.number,
+                "loss": round(done.loss, 4),
+                "wall_s": round(done.wall_s, 2),
+                "photos_per_s": round(seen / done.wall_s, 1),
                 "val": val,
             }
         )
         log(
-            f"{folder.name} epoch {epoch}/{settings.epochs}: loss {history[-1]['loss']:.3f}, "
-            f"{wall:.1f} s ({seen / wall:.0f} photos/s), val {_brief(val)}"
+            f"{folder.name} epoch {done.number}/{settings.epochs}: loss {done.loss:.3f}, "
+            f"{done.wall_s:.1f} s ({seen / done.wall_s:.0f} photos/s), val {_brief(val)}"
         )
-        for old in folder.glob("epoch-*.pt"):
-            old.unlink()
-        torch.save(
-            {
-                "model": net.state_dict(),
-                "optimiser": optimiser.state_dict(),
-                "schedule": schedule.state_dict(),
-                "history": history,
-                "epoch": epoch,
-            },
-            folder / f"epoch-{epoch}.pt",
-        )
+        loop.save(history=history)
+    if deadline is not None and loop.epoch < settings.epochs:
+        remaining = settings.deadline_s - (time.monotonic() - STARTED)
+        log(f"deadline: {remaining:.0f} s left, skipping epochs {loop.epoch + 1}-{settings.epochs}")
     return {
         "bn": bn,
         "epochs_done": len(history),
@@ -412,9 +387,10 @@ def run(args: argparse.Namespace) -> dict:
     torch.backends.cudnn.benchmark = True
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
+    deadline = "none" if args.deadline_s is None else f"{args.deadline_s:.0f} s"
     log(
         f"device {torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}, "
-        f"torch {torch.__version__}, deadline {args.deadline_s:.0f} s"
+        f"torch {torch.__version__}, deadline {deadline}"
     )
     settings = Settings(
         size=args.size,
@@ -438,7 +414,7 @@ def run(args: argparse.Namespace) -> dict:
             elapsed = time.monotonic() - STARTED
             done = results.get(name, {}).get("variants", {})
             walls = [h["wall_s"] for v in done.values() for h in v["history"]]
-            if done:  # a second variant only when a full run of it fits before the deadline
+            if done and args.deadline_s is not None:  # a second variant only if it fits
                 epoch_s = max(walls, default=float("inf"))
                 if elapsed + epoch_s * args.epochs * 1.15 + RESERVE_S > args.deadline_s:
                     log(f"{name}: no time for bn={bn} ({epoch_s:.1f} s/epoch); skipped")
@@ -480,12 +456,14 @@ def run(args: argparse.Namespace) -> dict:
     }
 
 
-def write_results(summary: dict, out: Path) -> None:
-    """Per backbone: chunked compressed state; then metrics.json (everything but tensors)."""
+def write_results(summary: dict, out: Path, chunk_mib: float | None = None) -> None:
+    """Per backbone: its compressed state (in chunks of at most ``chunk_mib``); then
+    metrics.json (everything but tensors)."""
     out.mkdir(parents=True, exist_ok=True)
+    chunk_bytes = None if chunk_mib is None else int(chunk_mib * 2**20)
     for name, entry in summary["results"].items():
         state = entry.pop("state")
-        entry["blob"] = blob.write_chunks(blob.dumps(state), out, name)
+        entry["blob"] = blob.write_chunks(blob.dumps(state), out, name, chunk_bytes)
         log(
             f"{name}: wrote {entry['blob']['chunks']} ({entry['blob']['bytes'] / 2**20:.1f} MiB), "
             f"bn={entry['chosen']}"
@@ -493,20 +471,26 @@ def write_results(summary: dict, out: Path) -> None:
     summary["wall_s"] = round(time.monotonic() - STARTED, 1)
     (out / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     files = sorted(p for p in out.iterdir() if p.is_file())
-    log(f"$OUT holds {len(files)} files, {sum(p.stat().st_size for p in files) / 2**20:.1f} MiB")
+    size = sum(p.stat().st_size for p in files) / 2**20
+    log(f"{out}: {len(files)} files, {size:.1f} MiB; copy the folder back and unpack it")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m training.gpu.job", description=__doc__)
-    parser.add_argument("--data", type=Path, default=Path("/tmp/vitrina-data"))
-    parser.add_argument("--weights", type=Path, default=Path("gpu/weights"))
-    parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu/out")))
-    parser.add_argument("--checkpoints", type=Path, default=Path("/tmp/vitrina-ckpt"))
+    parser = argparse.ArgumentParser(prog="python -m training.remote.job", description=__doc__)
+    parser.add_argument("--data", type=Path, default=Path("data"), help="the packed photos")
+    parser.add_argument("--weights", type=Path, default=Path("weights"), help="packed weights")
+    parser.add_argument("--out", type=Path, default=Path("results"), help="what to bring back")
+    parser.add_argument(
+        "--checkpoints",
+        type=Path,
+        default=Path("checkpoints"),
+        help="stage-1 heads and stage-2 epochs; a rerun resumes from them",
+    )
     parser.add_argument(
         "--backbones",
         nargs="+",
         choices=sorted(WEIGHT_FILES),
-        default=["resnet50", "efficientnet_lite2"],
+        help="default: every backbone whose weights were packed",
     )
     parser.add_argument("--bn", choices=("frozen", "train", "both"), default="both")
     parser.add_argument("--size", type=int, help="input side (default: the backbone's)")
@@ -515,8 +499,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-4, help="backbone LR (heads 10x)")
     parser.add_argument("--max-steps", type=int, help="cap on steps per stage-2 epoch")
-    parser.add_argument("--deadline-s", type=float, default=480.0)
-    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument(
+        "--deadline-s",
+        type=float,
+        help="write the results within this many seconds of the start, skipping what would "
+        "not end in time (default: no deadline)",
+    )
+    parser.add_argument(
+        "--chunk-mib",
+        type=float,
+        help="split each backbone's weights into files of at most this many MiB "
+        "(default: one file)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="photo-decoding processes"
+    )
     parser.add_argument("--limit", type=int, help="only the first N train photos (dry runs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--random-init", action="store_true", help="no weights (tests only)")
@@ -529,14 +526,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.backbones is None:
+        args.backbones = [n for n, f in WEIGHT_FILES.items() if (args.weights / f).is_file()]
+        if not args.backbones:
+            parser.error(f"{args.weights}: no packed weights; name --backbones")
     if args.dry_run:
         args.head_epochs, args.epochs, args.max_steps = 1, 1, 1
         args.size, args.batch = args.size or 64, min(args.batch, 4)
         args.workers = min(args.workers, os.cpu_count() or 1)
         args.bn = "frozen" if args.bn == "both" else args.bn
     summary = run(args)
-    write_results(summary, args.out)
+    write_results(summary, args.out, args.chunk_mib)
     return 0
 
 

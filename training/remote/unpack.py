@@ -1,4 +1,4 @@
-"""Turn the GPU job's results into a model bundle here, with the training package's export.
+"""Turn the remote job's results into a model bundle here, with the training package's export.
 
 Why here: calibration, ONNX export, the parity check and int8 quantization need the
 original photos and the app's decoder (what users' photos go through), not the GPU pack.
@@ -20,12 +20,11 @@ import torch
 from app.core.bundle import load_bundle
 from app.core.decode import open_photo, preprocess
 from training.backbones import build_backbone
+from training.cli import bundle_options, embedding_weights_of
 from training.colour import ColourDescriptor
 from training.datasets import load_data, split
 from training.export import thresholds_of
 from training.features import preprocessing_for
-from training.gpu import blob
-from training.gpu.pack import DEFAULT_DATA
 from training.heads import Recipe, head_parts, make_head
 from training.network import VitrinaNet
 from training.pipeline import (
@@ -36,6 +35,8 @@ from training.pipeline import (
     finetuned_scores,
     write_bundle,
 )
+from training.remote import blob
+from training.remote.pack import DEFAULT_DATA
 
 
 def job_recipe(summary: dict) -> Recipe:
@@ -118,7 +119,7 @@ def unpack(
         name=name or f"vitrina-{backbone.replace('_', '-')}",
         version=version,
         embedding_weights=embedding_weights,
-        command="python -m training.gpu.unpack " + shlex.join(sys.argv[1:]),
+        command="python -m training.remote.unpack " + shlex.join(sys.argv[1:]),
     )
     sample = np.stack(
         [preprocess(open_photo(p.path, pre.min_side).image, pre) for p in parts["val"][:4]]
@@ -158,8 +159,10 @@ def unpack(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.gpu.unpack", description=__doc__)
-    parser.add_argument("results", type=Path, help="folder holding the job's $OUT files")
+    parser = argparse.ArgumentParser(prog="python -m training.remote.unpack", description=__doc__)
+    parser.add_argument(
+        "results", type=Path, help="the job's results folder, copied back from the GPU machine"
+    )
     parser.add_argument("--backbone", required=True)
     parser.add_argument("--out", type=Path, help="bundle folder to write")
     parser.add_argument(
@@ -172,21 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--name")
     parser.add_argument("--version", default="2026.11.26")
     parser.add_argument("--no-int8", action="store_true")
-    parser.add_argument("--target-precision", type=float, default=0.95)
-    parser.add_argument(
-        "--embedding-weight",
-        action="append",
-        default=[],
-        metavar="FAMILY=W",
-        help="weight of a family's embedding part "
-        "(default category=2, colour=2, sleeve=0.5, others 1)",
-    )
+    bundle_options(parser)
     parser.add_argument("--report", type=Path, help="also evaluate the test split here")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    weights = dict(DEFAULT_EMBEDDING_WEIGHTS)
-    weights.update({k: float(v) for k, v in (w.split("=", 1) for w in args.embedding_weight)})
+    weights = embedding_weights_of(args)
     if args.save_backbone:
         net, _, _ = load_net(args.results, args.backbone, weights)
         args.save_backbone.parent.mkdir(parents=True, exist_ok=True)

@@ -1,15 +1,18 @@
-"""The GPU path end to end on the CPU: pack -> job (dry run) -> unpack -> app loader.
+"""Remote training end to end on the CPU: pack -> parts -> run.sh -> job -> unpack -> app loader.
 
-A lent GPU gives one call; a bug found there costs the whole run, so the code path is
-proven here on 24 photos with a tiny registered backbone at 32 px (the real backbones'
-dry run is in training/gpu/README.md: it takes minutes on this CPU).
+A bug found on the GPU machine costs a trip there and back, so the code path is proven
+here on 24 photos with a tiny registered backbone at 32 px (the real backbones' dry run is
+in training/remote/README.md: it takes minutes on a CPU).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,7 +31,7 @@ from training.backbones import (  # noqa: E402
     TappedSequential,
     build_backbone,
 )
-from training.gpu import blob, job, pack, unpack  # noqa: E402
+from training.remote import blob, job, pack, unpack  # noqa: E402
 
 pytestmark = pytest.mark.train
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -84,34 +87,48 @@ def test_blob_round_trip_is_fp16_exact(tmp_path: Path) -> None:
     assert torch.equal(back["index"], state["index"])
 
 
-def test_pack_job_unpack_load(tmp_path: Path, tiny_backbone: str) -> None:
+def test_pack_run_unpack_load(tmp_path: Path, tiny_backbone: str) -> None:
     labels_csv = _dataset(tmp_path / "photos")
-    info = pack.pack_photos([labels_csv], tmp_path / "pack", side=48, quality=80)
+    packed = tmp_path / "job"
+    info = pack.pack_photos([labels_csv], packed / "data", side=48, quality=80)
     assert info["counts"]["val"] > 0 and info["families"]["category"] == ["t-shirt", "dress"]
-    packed = list(csv.DictReader((tmp_path / "pack/labels.csv").open()))
-    assert {r["split"] for r in packed} == {"train", "val"}
-    assert all(Image.open(tmp_path / "pack" / r["image"]).size == (48, 48) for r in packed)
+    rows = list(csv.DictReader((packed / "data/labels.csv").open()))
+    assert {r["split"] for r in rows} == {"train", "val"}
+    assert all(Image.open(packed / "data" / r["image"]).size == (48, 48) for r in rows)
+    pack.pack_code(packed)
 
-    # One folder per call, each within its budget; copied together they are the pack again.
-    budget = 2 * max(pack.mib(f) for f in (tmp_path / "pack").rglob("*") if f.is_file())
-    parts = pack.split_for_calls(tmp_path / "pack", tmp_path / "calls", budget)
+    # Parts within their size; copied into one folder they are the job folder again.
+    budget = 2 * max(pack.mib(f) for f in packed.rglob("*") if f.is_file())
+    parts = pack.split_into_parts(packed, tmp_path / "parts", budget)
     assert len(parts) > 2
     assert all(pack.mib(part) <= budget for part in parts)
     merged = tmp_path / "merged"
     for part in parts:
         shutil.copytree(part, merged, dirs_exist_ok=True)
-    originals = sorted(p.relative_to(tmp_path / "pack") for p in (tmp_path / "pack").rglob("*"))
+    originals = sorted(p.relative_to(packed) for p in packed.rglob("*"))
     assert sorted(p.relative_to(merged) for p in merged.rglob("*")) == originals
-    with pytest.raises(ValueError, match="more than one call can carry"):
-        pack.split_for_calls(tmp_path / "pack", tmp_path / "calls", budget / 4)
-    plan = pack.call_plan(parts, tmp_path / "weights", ["efficientnet_lite2"], root=tmp_path)
-    assert plan[0].startswith('run(carry=["calls/data-1"]') and len(plan) == len(parts) + 1
-    assert "job.sh --backbones efficientnet_lite2" in plan[-1]
+    with pytest.raises(ValueError, match="more than a part may hold"):
+        pack.split_into_parts(packed, tmp_path / "parts", budget / 4)
+
+    # The one command there runs the job from the code the pack carries.
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    ran = subprocess.run(
+        ["bash", str(merged / "run.sh"), "--help"],
+        env={**environment, "PYTHON": sys.executable, "PYTHONPATH": ""},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "python -m training.remote.job" in ran.stdout
+    assert (merged / "results/job.log").read_text() == ran.stdout
+    assert (merged / "code/training/remote/__pycache__").is_dir()
 
     out = tmp_path / "out"
     argv = [
         "--data",
-        str(merged),
+        str(merged / "data"),
         "--out",
         str(out),
         "--backbones",
@@ -124,12 +141,15 @@ def test_pack_job_unpack_load(tmp_path: Path, tiny_backbone: str) -> None:
         "32",
         "--workers",
         "1",
+        "--chunk-mib",
+        "0.05",
     ]
     assert job.main(argv) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     entry = metrics["results"][tiny_backbone]
     assert entry["chosen"] == "frozen" and entry["variants"]["frozen"]["epochs_done"] == 1
-    assert len(list(out.iterdir())) <= 8
+    chunks = [out / name for name in entry["blob"]["chunks"]]
+    assert len(chunks) > 1 and all(c.stat().st_size <= 0.05 * 2**20 for c in chunks)
 
     bundle_dir = tmp_path / "bundle"
     result = unpack.unpack(out, tiny_backbone, bundle_dir, [labels_csv], int8=False)

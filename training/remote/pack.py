@@ -1,12 +1,14 @@
-"""Build what travels to the GPU box: compact photos + labels, weights + wheels.
+"""Pack a self-contained training job: photos, labels, weights, code and one command to run.
 
-Why: the GPU box has no internet and a call carries at most 64 MiB, repository files
-included (27 MiB since the default bundle is committed), while the shared photos (151 MB)
-and the ImageNet weights do not fit together. Photos are letterboxed on white (as
-``app.core.decode.preprocess`` does) to a small square and stored as WebP; labels are
-mapped and split here with the training package's own code, so the GPU run trains and
-validates on exactly the photos and labels the CPU run uses. The test split stays here.
-The packed photos are then hard-linked into one folder per call (``split_for_calls``).
+Why: stage 2 wants a GPU, and the GPU machine may have no network and neither this
+repository nor its data. The job folder carries all the job needs: the train and
+validation photos letterboxed on white (as ``app.core.decode.preprocess`` does) to a small
+square and stored as WebP; their labels, mapped and split here with the training package's
+own code, so the GPU run trains and validates on exactly the photos and labels a CPU run
+uses (the test split stays here); the backbones' weights and the one pure-Python wheel the
+job needs beyond torch; a copy of ``app`` and ``training``; and ``run.sh``. With
+``--part-mib`` the folder is also split into parts of at most that size, for a transport
+that limits what one copy may carry.
 """
 
 from __future__ import annotations
@@ -34,11 +36,10 @@ from training.labelmaps import FAMILIES
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = (ROOT.parent / "shared/datasets/clothing", ROOT.parent / "shared/datasets/catalog")
 DEFAULT_EXTRA = (ROOT / ".cache/synth", ROOT / ".cache/backdrops")
-GPU_DIR = ROOT / "gpu"
-CARRY_LIMIT_MIB = 64.0
-MARGIN_MIB = 2.0
-"""Kept free in every call, for repository files that change between pack and call."""
-DEVICE_DATA = "/tmp/vitrina-data"
+DEFAULT_OUT = ROOT / ".cache/remote"
+PACKAGES = ("app", "training")
+"""What the job imports, copied from this working tree (uncommitted changes included)."""
+RUN = Path(__file__).with_name("run.sh")
 COLUMNS = ("image", "source", "split", *FAMILIES, "origin")
 WHEELS = ("efficientnet-lite-pytorch==0.1.0",)
 WEIGHT_FILES = {
@@ -139,90 +140,61 @@ def pack_weights(out: Path, backbones: Sequence[str] = ("efficientnet_lite2",)) 
     )
 
 
+def pack_code(job: Path) -> None:
+    """``job/code``: the ``app`` and ``training`` packages as they are here, and
+    ``job/run.sh``, the one command to run on the GPU machine."""
+    code = job / "code"
+    if code.exists():
+        shutil.rmtree(code)
+    for package in PACKAGES:
+        shutil.copytree(
+            ROOT / package, code / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
+    shutil.copy2(RUN, job / "run.sh")
+
+
 def mib(path: Path) -> float:
     files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
     return sum(p.stat().st_size for p in files) / 2**20
 
 
-def split_for_calls(data: Path, out: Path, budget_mib: float) -> list[Path]:
-    """Hard-link the packed photos into ``out/data-1``, ``out/data-2``, … each at most
-    ``budget_mib``, the labels in the first; copied into one folder on the box, they are
-    ``data`` again. Raises ``ValueError`` when the budget cannot hold a single file."""
-    files = [data / "labels.csv", data / "families.json", *sorted((data / "images").iterdir())]
+def split_into_parts(folder: Path, out: Path, part_mib: float) -> list[Path]:
+    """Hard-link the files of ``folder`` into ``out/part-1``, ``out/part-2``, … each at most
+    ``part_mib``; copied into one folder, they are ``folder`` again. Raises ``ValueError``
+    when one file alone is larger."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
     groups: list[list[Path]] = [[]]
     size = 0.0
     for path in files:
         file_mib = mib(path)
-        if file_mib > budget_mib:
+        if file_mib > part_mib:
             raise ValueError(
-                f"{path}: {file_mib:.1f} MiB is more than one call can carry next to the "
-                f"repository ({budget_mib:.1f} MiB left); lower --side or --quality"
+                f"{path}: {file_mib:.1f} MiB is more than a part may hold ({part_mib:g} MiB); "
+                "raise --part-mib (or, for a photo, lower --side or --quality)"
             )
-        if size + file_mib > budget_mib:
+        if size + file_mib > part_mib:
             groups.append([])
             size = 0.0
         groups[-1].append(path)
         size += file_mib
     if out.exists():
         shutil.rmtree(out)
-    folders = []
+    parts = []
     for number, group in enumerate(groups, 1):
-        folder = out / f"data-{number}"
+        part = out / f"part-{number}"
         for path in group:
-            target = folder / path.relative_to(data)
+            target = part / path.relative_to(folder)
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 os.link(path, target)
             except OSError:  # another file system: copy instead
                 shutil.copy2(path, target)
-        folders.append(folder)
-    return folders
-
-
-def call_plan(
-    parts: Sequence[Path], weights: Path, backbones: Sequence[str], root: Path = ROOT
-) -> list[str]:
-    """The device calls, in order: one per photo part (the last also checks that torch
-    sees the GPU and Pillow reads WebP), then the weights and the job. Carried paths are
-    relative to the repository ``root``, so everything must lie inside it."""
-    root = root.resolve()
-    outside = [p for p in [*parts, weights] if not p.resolve().is_relative_to(root)]
-    if outside:
-        raise ValueError(f"{outside[0]}: a call carries only paths inside {root}; pack there")
-    check = (
-        f"ls {DEVICE_DATA}/images | wc -l && python3 -c 'import torch, PIL.features as f; "
-        'print(torch.__version__, torch.cuda.get_device_name(), "webp", f.check("webp"))\''
-    )
-    calls = []
-    for number, part in enumerate(parts, 1):
-        rel = part.resolve().relative_to(root).as_posix()
-        command = f"mkdir -p {DEVICE_DATA} && cp -a {rel}/. {DEVICE_DATA}/"
-        if number == len(parts):
-            command += f" && {check}"
-        calls.append((rel, 120, command))
-    rel = weights.resolve().relative_to(root).as_posix()
-    job = f"bash training/gpu/job.sh --backbones {' '.join(backbones)} --bn frozen --deadline-s 420"
-    calls.append((rel, 480, job))
-    return [
-        f"run(carry={json.dumps([path])}, timeout_s={limit}, command={json.dumps(command)})"
-        for path, limit, command in calls
-    ]
-
-
-def repo_travel_mib() -> float:
-    """What every call carries anyway: tracked and untracked, not-ignored files."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    paths = [ROOT / p.decode() for p in listed if p]
-    return sum(p.stat().st_size for p in paths if p.is_file()) / 2**20
+        parts.append(part)
+    return parts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.gpu.pack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m training.remote.pack", description=__doc__)
     parser.add_argument("--data", type=Path, nargs="+", default=list(DEFAULT_DATA))
     parser.add_argument(
         "--extra",
@@ -237,42 +209,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         nargs="+",
         choices=sorted(WEIGHT_FILES),
         default=["efficientnet_lite2"],
-        help="whose weights to pack (ResNet50's 45 MiB no longer fits a call next to the "
-        "committed default bundle)",
+        help="whose weights to pack (the job trains each)",
     )
-    parser.add_argument("--out", type=Path, default=GPU_DIR)
-    parser.add_argument("--side", type=int, default=256)
-    parser.add_argument("--quality", type=int, default=80)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip-photos", action="store_true")
-    parser.add_argument("--skip-weights", action="store_true")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="writes OUT/job (and OUT/parts)"
+    )
+    parser.add_argument("--side", type=int, default=256, help="photo side in pixels")
+    parser.add_argument("--quality", type=int, default=80, help="WebP quality")
+    parser.add_argument("--seed", type=int, default=0, help="the split's seed, as given to fit")
+    parser.add_argument(
+        "--part-mib",
+        type=float,
+        help="also split the job folder into parts of at most this many MiB (default: none)",
+    )
+    parser.add_argument("--skip-photos", action="store_true", help="keep the packed photos")
+    parser.add_argument("--skip-weights", action="store_true", help="keep the packed weights")
     args = parser.parse_args(argv)
+    job, parts_dir = args.out / "job", args.out / "parts"
     if not args.skip_photos:
-        info = pack_photos(
-            args.data, args.out / "data", args.side, args.quality, args.extra, args.seed
-        )
+        info = pack_photos(args.data, job / "data", args.side, args.quality, args.extra, args.seed)
         print(json.dumps(info["counts"]))
     if not args.skip_weights:
-        pack_weights(args.out / "weights", args.backbones)
-    repo = repo_travel_mib()
-    budget = CARRY_LIMIT_MIB - repo - MARGIN_MIB
-    print(f"repo files (travel with every call): {repo:.1f} MiB; {budget:.1f} MiB left per call")
-    weights = mib(args.out / "weights")
-    if weights > budget:
+        pack_weights(job / "weights", args.backbones)
+    pack_code(job)
+    if parts_dir.exists():
+        shutil.rmtree(parts_dir)
+    print(f"{job}: {mib(job):.1f} MiB. On the GPU machine: bash job/run.sh")
+    if args.part_mib is not None:
+        try:
+            parts = split_into_parts(job, parts_dir, args.part_mib)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         print(
-            f"error: gpu/weights: {weights:.1f} MiB does not fit one call; pack fewer --backbones",
-            file=sys.stderr,
+            f"{parts_dir}: {len(parts)} parts of at most {args.part_mib:g} MiB; copied into "
+            "one folder there (cp -a part-*/. job/), they are the job folder again"
         )
-        return 1
-    try:
-        parts = split_for_calls(args.out / "data", args.out / "calls", budget)
-        plan = call_plan(parts, args.out / "weights", args.backbones)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print("device calls, back to back on the warm machine (training/gpu/README.md):")
-    for line in plan:
-        print(f"  {line}")
+    print("Then copy job/results back and unpack it (training/remote/README.md).")
     return 0
 
 

@@ -1,8 +1,9 @@
-"""A state dict as compact bytes that fit the GPU box's return limits (8 files, 16 MiB each).
+"""A state dict as compact bytes, in files of a size a slow or limited link can carry.
 
 Floats travel as fp16 with their two bytes split into separate planes before zlib: the
-high bytes (sign, exponent) repeat a lot, so this is lossless and ~10 % smaller than raw
-fp16. Batch-norm ``num_batches_tracked`` counters are dropped (unused at inference).
+high bytes (sign, exponent) repeat a lot, so the compression is lossless and ~10 % smaller
+than raw fp16. Batch-norm ``num_batches_tracked`` counters are dropped (unused at
+inference). ``write_chunks`` can split the bytes into files of at most a given size.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-CHUNK_BYTES = 15 * 2**20
 SKIPPED_SUFFIX = "num_batches_tracked"
 
 
@@ -62,12 +62,14 @@ def loads(blob: bytes) -> dict[str, torch.Tensor]:
     return state
 
 
-def write_chunks(blob: bytes, folder: Path, stem: str) -> dict:
-    """Split ``blob`` into ``stem.part<i>`` files of at most CHUNK_BYTES; return their index."""
+def write_chunks(blob: bytes, folder: Path, stem: str, chunk_bytes: int | None = None) -> dict:
+    """Write ``blob`` as ``stem.part<i>`` files of at most ``chunk_bytes`` (None: one file);
+    return their index."""
+    size = chunk_bytes or max(1, len(blob))
     names = []
-    for i, start in enumerate(range(0, len(blob), CHUNK_BYTES)):
+    for i, start in enumerate(range(0, len(blob), size)):
         name = f"{stem}.part{i}"
-        (folder / name).write_bytes(blob[start : start + CHUNK_BYTES])
+        (folder / name).write_bytes(blob[start : start + size])
         names.append(name)
     return {"chunks": names, "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
 
@@ -77,7 +79,7 @@ def read_chunks(folder: Path, names: Sequence[str], sha256: str) -> bytes:
     missing = [n for n in names if not (folder / n).is_file()]
     if missing:
         raise FileNotFoundError(
-            f"{folder}: chunk(s) {missing} missing; fetch every file from $OUT."
+            f"{folder}: chunk(s) {missing} missing; copy back every file of the job's results."
         )
     blob = b"".join((folder / n).read_bytes() for n in names)
     if hashlib.sha256(blob).hexdigest() != sha256:

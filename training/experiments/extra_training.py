@@ -5,7 +5,8 @@ both on the real validation and test splits only (the extra photos never enter t
 in seconds once features are cached, where ``fit --report`` re-runs the backbone on every
 test photo through onnxruntime (the heads are the same; torch vs onnxruntime parity ~5e-6).
 
-    python -m training.extra_ab --data ../shared/datasets/clothing ../shared/datasets/catalog \
+    python -m training.experiments.extra_training \
+        --data ../shared/datasets/clothing ../shared/datasets/catalog \
         --extra-train .cache/synth --out .cache/ab/synth.json
 """
 
@@ -90,14 +91,25 @@ def split_metrics(
     return result
 
 
+def trained_heads(
+    config: FitConfig, adjust: Callable[[Prepared], None] | None = None
+) -> tuple[Prepared, dict[str, Head], dict[str, dict]]:
+    """Cached features (``adjust`` may change the photos first), heads trained from the
+    config's seed, and their thresholds calibrated on validation as ``fit`` does."""
+    torch.manual_seed(config.seed)
+    prepared = prepare(config)
+    if adjust is not None:
+        adjust(prepared)
+    heads = train_heads(prepared, config.recipe)
+    thresholds = calibrate(validation_scores(prepared, heads), config.target_precision, "val")
+    return prepared, heads, thresholds
+
+
 def run(config: FitConfig) -> dict:
     """Metrics without and with ``config.extra_train`` (same recipe, same seed)."""
     report = {}
     for name, extra in (("without", ()), ("with", config.extra_train)):
-        torch.manual_seed(config.seed)
-        prepared = prepare(replace(config, extra_train=extra))
-        heads = train_heads(prepared, config.recipe)
-        thresholds = calibrate(validation_scores(prepared, heads), config.target_precision, "val")
+        prepared, heads, thresholds = trained_heads(replace(config, extra_train=extra))
         report[name] = {
             "train_photos": len(prepared.parts["train"]),
             "thresholds": thresholds,

@@ -10,7 +10,8 @@ Scores every variant on the real validation and test photos per source, with thr
 calibrated as ``vitrina-train fit`` does, per-class recall on consumer photos, and P@5
 of the shipped embedding against the study's (activations only).
 
-    python -m training.ablation --data ../shared/datasets/clothing ../shared/datasets/catalog \
+    python -m training.experiments.ablation \
+        --data ../shared/datasets/clothing ../shared/datasets/catalog \
         --backdrops .cache/backdrops --synthetic .cache/synth \
         --weights .cache/ft/lite2_finetuned_backbone.pt --out .cache/ablation.json
 """
@@ -28,17 +29,9 @@ import torch
 from torch.nn import functional as F
 
 from training.evaluate import precision_at_k
-from training.extra_ab import cached_config, split_metrics
+from training.experiments.extra_training import cached_config, split_metrics, trained_heads
 from training.heads import Head
-from training.pipeline import (
-    DEFAULT_EMBEDDING_WEIGHTS,
-    FitConfig,
-    Prepared,
-    calibrate,
-    prepare,
-    train_heads,
-    validation_scores,
-)
+from training.pipeline import DEFAULT_EMBEDDING_WEIGHTS, FitConfig, Prepared, validation_scores
 
 CONSUMER = "clothing"
 KEYSETS = {"category+colour": ("category", "colour"), "+pattern": ("category", "colour", "pattern")}
@@ -110,11 +103,9 @@ def run_variant(config: FitConfig, variant: Variant, backdrops: Path, synthetic:
     extra = [p for p, on in ((backdrops, variant.backdrops), (synthetic, variant.synthetic)) if on]
     recipe = replace(config.recipe, checked_weight=max(1, variant.checked_weight), **variant.recipe)
     config = replace(config, extra_train=extra, recipe=recipe)
-    torch.manual_seed(config.seed)
-    prepared = prepare(config)
-    keep_checked_training(prepared, variant.checked_from)
-    heads = train_heads(prepared, recipe)
-    thresholds = calibrate(validation_scores(prepared, heads), config.target_precision, "val")
+    prepared, heads, thresholds = trained_heads(
+        config, lambda prepared: keep_checked_training(prepared, variant.checked_from)
+    )
     result: dict = {"thresholds": thresholds}
     for split_name in ("val", "test"):
         metrics = split_metrics(prepared, heads, split_name, thresholds)

@@ -5,7 +5,7 @@ probabilities, and the bundle outputs both. So any weighting of the parts, or fo
 probabilities, can be scored on the same validation and test photos without retraining
 or re-running the backbone; the shipped one is chosen on validation (docs/quality.md).
 
-    python -m training.embedding_ab models_onnx/default \\
+    python -m training.experiments.embedding_weights models_onnx/default \\
         --data ../shared/datasets/clothing ../shared/datasets/catalog
 """
 
@@ -107,7 +107,9 @@ def compare(bundle_path: Path, data: Sequence[Path], seed: int = 0) -> list[str]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m training.embedding_ab", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m training.experiments.embedding_weights", description=__doc__
+    )
     parser.add_argument("bundle", type=Path, help="a bundle folder written by vitrina-train")
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="as given to fit")
     parser.add_argument("--seed", type=int, default=0, help="the split's seed, as given to fit")
