@@ -10,11 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from app.core.bundle import Family
 from app.core.errors import VitrinaError
+
+if TYPE_CHECKING:
+    from app.core.bundle import Family
+
+
+def is_confident(confidence: Any, threshold: Any) -> Any:
+    """THE rule: a suggestion is confident when its confidence reaches its family's
+    threshold. Given numbers it answers a bool, given arrays an array, and given SQL
+    columns the SQL condition, so the review panel, accept-confident and the grid's
+    filters all ask this one function."""
+    return confidence >= threshold
 
 
 @dataclass(frozen=True)
@@ -38,7 +49,7 @@ class FamilyDecision:
     @property
     def confident(self) -> bool:
         """The top label reaches the family's threshold (manifest or user override)."""
-        return self.top.confidence >= self.threshold
+        return bool(is_confident(self.top.confidence, self.threshold))
 
 
 def effective_thresholds(
@@ -120,4 +131,4 @@ def confident_share(confidences: np.ndarray, threshold: float) -> float:
     values = np.asarray(confidences, dtype=np.float64).reshape(-1)
     if values.size == 0:
         return 0.0
-    return float(np.count_nonzero(values >= threshold) / values.size)
+    return float(np.count_nonzero(is_confident(values, threshold)) / values.size)

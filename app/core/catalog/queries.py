@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, case, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, exists, false, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.catalog.models import Embedding, NearDuplicate, Photo, Prediction, Tag
@@ -22,6 +22,7 @@ from app.core.catalog.rows import (
     photo_row,
     prediction_row,
 )
+from app.core.tagging import is_confident
 
 
 def _threshold_of(thresholds: Mapping[str, float]) -> Any:
@@ -65,7 +66,9 @@ def filter_clauses(flt: PhotoFilter) -> list[ColumnElement[bool]]:
     if flt.review_state is not None:
         clauses.append(Photo.review_state == flt.review_state)
     if flt.uncertain_only:
-        clauses.append(_top(Prediction.confidence < _threshold_of(flt.thresholds)))
+        clauses.append(
+            _top(not_(is_confident(Prediction.confidence, _threshold_of(flt.thresholds))))
+        )
     if flt.near_duplicates:
         clauses.append(
             exists().where(
@@ -129,7 +132,7 @@ def uncertain_among(
     statement = select(Prediction.photo_id).where(
         Prediction.photo_id.in_(wanted),
         Prediction.rank == 1,
-        Prediction.confidence < _threshold_of(thresholds),
+        not_(is_confident(Prediction.confidence, _threshold_of(thresholds))),
     )
     return set(session.scalars(statement.distinct()))
 
@@ -147,7 +150,9 @@ def stats(session: Session, thresholds: Mapping[str, float]) -> dict[str, Any]:
     ):
         per = tags.setdefault(family or FREE_FORM, {"accepted": 0, "rejected": 0})
         per[status] = number
-    confident = func.sum(case((Prediction.confidence >= _threshold_of(thresholds), 1), else_=0))
+    confident = func.sum(
+        case((is_confident(Prediction.confidence, _threshold_of(thresholds)), 1), else_=0)
+    )
     shares = {
         family: (confident_count or 0) / total
         for family, total, confident_count in session.execute(

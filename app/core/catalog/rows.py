@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from app.core.errors import CatalogError
+from app.core.tagging import is_confident
 
 FREE_FORM = "(free-form)"
 ORDERS = ("catalog", "uncertain")
@@ -78,7 +79,7 @@ class PredictionRow:
 
     @property
     def confident(self) -> bool:
-        return self.confidence >= self.threshold
+        return bool(is_confident(self.confidence, self.threshold))
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.core.catalog.models import Photo, Prediction, Tag, TagEvent, utcnow
 from app.core.errors import CatalogError, ConflictError
+from app.core.tagging import is_confident
 
 
 class PhotoNotFoundError(CatalogError):
@@ -239,7 +240,9 @@ def accept_confident(
         ]
     accepted = []
     for family, label, confidence, threshold in candidates:
-        if confidence < threshold or find_slot(session, photo.id, family, label) is not None:
+        if not is_confident(confidence, threshold):
+            continue
+        if find_slot(session, photo.id, family, label) is not None:
             continue
         tag = decide(
             session,
