@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from app import cli_learning, cli_photos
-from app.core import export, tag_import
+from app import cli_learning, cli_photos, cli_shop
+from app.core import export, shop_export, tag_import
 from app.core.decode import SUPPORTED_SUFFIXES
 from app.core.importer import ImportReport, import_paths, retag_photos
 from app.core.learning import MIN_NEW_LABEL
@@ -79,6 +79,7 @@ def _tell_import(
     ``found``: how many photo files the paths named."""
     for duplicate in report.duplicates:
         con.print(f"duplicate: {duplicate.path} (same content as {duplicate.original})")
+    cli_shop.report_near_duplicates(con, report.near_duplicates)
     for moved in report.moved:
         con.print(f"moved: {moved.path} (was {moved.was}, which is gone; its tags stay)")
     for failure in report.failures:
@@ -87,8 +88,11 @@ def _tell_import(
         con.warn(f"vitrina: {notice}")
     rate = f" ({len(report.added) / report.elapsed:.1f} photos/s)" if report.added else ""
     moved = f"{len(report.moved)} found at a new path, " if report.moved else ""
+    near = (
+        f"{len(report.near_duplicates)} possible duplicate(s), " if report.near_duplicates else ""
+    )
     con.print(
-        f"{done}, {len(report.duplicates)} duplicate(s), {moved}"
+        f"{done}, {len(report.duplicates)} duplicate(s), {near}{moved}"
         f"{len(report.failures)} failed in {report.elapsed:.1f} s{rate}"
         + ("; cancelled before the end." if report.cancelled else ".")
     )
@@ -154,6 +158,8 @@ def _batch_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _export(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
+    if args.format in shop_export.FORMATS:
+        return cli_shop.export_shop(args, ctx, con, stop)
     text = export.export_catalog(ctx.catalog, args.format, args.accepted_only, args.output)
     if args.output is None:
         con.out.write(text)
@@ -163,11 +169,12 @@ def _export(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Inter
 
 
 def _export_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("csv", "json"), default="csv")
+    parser.add_argument("--format", choices=("csv", "json", *shop_export.FORMATS), default="csv")
     parser.add_argument(
         "--accepted-only", action="store_true", help="only photos and tags a human accepted"
     )
     parser.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: stdout")
+    cli_shop.export_option(parser)
 
 
 def _xmp(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
@@ -434,10 +441,47 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "export",
-        "export tags as CSV or JSON",
+        "export tags as CSV or JSON, or for a shop (Shopify CSV, Google Merchant feed)",
         _export,
         _export_args,
-        "example: vitrina export --format json --accepted-only -o tags.json",
+        "example: vitrina export --format json --accepted-only -o tags.json   |   "
+        "vitrina export --format shopify --image-url https://cdn.example.com/shoot/ -o p.csv",
+    ),
+    Command(
+        "taxonomy",
+        "the shop categories of each category label; set this catalog's own",
+        cli_shop.taxonomy,
+        cli_shop.taxonomy_args,
+        "example: vitrina taxonomy set dress --google 2271 --shopify "
+        "'Apparel & Accessories > Clothing > Dresses'",
+    ),
+    Command(
+        "duplicates",
+        "photos flagged at import as possible duplicates of earlier ones",
+        cli_shop.duplicates,
+        lambda p: p.add_argument("--all", action="store_true", help="also those decided"),
+        "example: vitrina duplicates",
+    ),
+    Command(
+        "group",
+        "make photos one shop product (several images)",
+        cli_shop.group,
+        cli_shop.photos_args,
+        "example: vitrina group 12 13",
+    ),
+    Command(
+        "ungroup",
+        "take photos out of their shop product",
+        cli_shop.ungroup,
+        cli_shop.photos_args,
+        "example: vitrina ungroup 13",
+    ),
+    Command(
+        "dismiss",
+        "not the same product: dismiss the possible-duplicate flags of photos",
+        cli_shop.dismiss,
+        cli_shop.photos_args,
+        "example: vitrina dismiss 13",
     ),
     Command(
         "xmp",

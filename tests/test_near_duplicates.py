@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageOps
 from sqlalchemy import update
 
+from app import cli
 from app.core.catalog import PhotoFilter
 from app.core.catalog.models import Photo
 from app.core.context import AppContext
@@ -168,3 +170,42 @@ def test_re_tagging_gives_photos_imported_before_a_hash(ctx: AppContext, photos_
     [(_sha, value)] = list(ctx.catalog.near_hashes())
     decoded = open_photo(photos_dir / "hat.jpg", decode_side(ctx))  # as the import decodes
     assert value == perceptual_hash(decoded.image)
+
+
+def test_the_cli_lists_groups_and_dismisses_possible_duplicates(
+    tmp_path: Path, tiny_bundle: Path, photos_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VITRINA_HOME", str(tmp_path / "home"))
+    base = ["--db", str(tmp_path / "c.sqlite"), "--bundle", str(tiny_bundle)]
+
+    def run(*args: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = cli.main([*base, *args], out=out, err=err)
+        return code, out.getvalue(), err.getvalue()
+
+    assert run("import", str(photos_dir))[0] == cli.OK
+    later = tmp_path / "later"
+    later.mkdir()
+    _copy(later, "dress.jpg", "dress-web.jpg", 70)
+    _copy(later, "hat.jpg", "hat-web.jpg", 70)
+    code, out, _ = run("import", str(later))
+    assert code == cli.OK and "2 possible duplicate(s)" in out
+    assert re.search(
+        r"possible duplicate: .*dress-web\.jpg \(looks like photo 1: .*dress\.jpg\)", out
+    )
+    code, out, _ = run("duplicates")
+    assert (
+        "photo 9: " in out and "looks like photo 1" in out and "2 possible duplicate(s) to" in out
+    )
+    code, out, _ = run("group", "9", str(photos_dir / "dress.jpg"))
+    assert code == cli.OK and "product 1: photos 1, 9." in out
+    code, out, _ = run("dismiss", "10")
+    assert code == cli.OK and "1 possible duplicate flag(s) dismissed" in out
+    code, out, _ = run("duplicates")
+    assert "0 possible duplicate(s)" in out
+    code, out, _ = run("duplicates", "--all")
+    assert "[grouped]" in out and "[dismissed]" in out
+    code, _, err = run("group", "9")
+    assert code == cli.FATAL and "Name two photos or more" in err
+    code, out, _ = run("ungroup", "9")
+    assert code == cli.OK and "1 photo(s) taken out" in out
