@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from app.core.catalog import PhotoNotFoundError, PhotoRow, PredictionRow
 from app.core.catalog.engine import display_url
+from app.core.catalog.states import TagStatus
 from app.core.decode import content_hash
 from app.core.errors import VitrinaError
 from app.core.tag_input import NOT_A_PATH, family_label, match_name, tag_text_problem
@@ -90,7 +91,7 @@ def show(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrup
                 con.print(f"  {'':<12} runner-ups: {others}")
         else:
             con.print(f"  {family:<12} (no suggestion){state}")
-    free = [t.value for t in tags if t.family is None and t.status == "accepted"]
+    free = [t.value for t in tags if t.family is None and t.status == TagStatus.ACCEPTED]
     if free:
         con.print(f"  free tags: {', '.join(free)}")
     return OK

@@ -8,7 +8,7 @@ and a page per screenful. A generation number drops answers to an older filter.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -19,6 +19,7 @@ from PySide6.QtCore import (
     Signal,
 )
 
+from app.core.catalog.states import ReviewState
 from app.ui.workers import JobControl, WorkerPool
 
 PAGE = 256
@@ -37,6 +38,7 @@ class GridItem:
     sha256: str
     review_state: str
     uncertain: bool
+    duplicate_of: int | None = None  # the earlier photo it may be a duplicate of
 
     @property
     def name(self) -> str:
@@ -87,6 +89,8 @@ class CatalogModel(QAbstractListModel):
             return item.name
         if role == Qt.ItemDataRole.ToolTipRole:
             state = item.review_state + (", uncertain" if item.uncertain else "")
+            if item.duplicate_of is not None:
+                state += f", possible duplicate of photo {item.duplicate_of}"
             return f"{item.path}\n{state}"
         return None
 
@@ -217,8 +221,8 @@ class CatalogModel(QAbstractListModel):
             for i, item in enumerate(rows):
                 if item.id == photo_id:
                     mark = item.uncertain if uncertain is None else uncertain
-                    mark = mark and review_state != "reviewed"
-                    rows[i] = GridItem(item.id, item.path, item.sha256, review_state, mark)
+                    mark = mark and review_state != ReviewState.REVIEWED
+                    rows[i] = replace(item, review_state=review_state, uncertain=mark)
                     index = self.index(page_no * PAGE + i)
                     self.dataChanged.emit(index, index)
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.core.catalog.states import ReviewState
 from app.core.errors import VitrinaError
 from app.ui.about_dialog import BundleInfo, bundle_info
 from app.ui.catalog_model import GridItem, GridSource
@@ -99,8 +100,8 @@ def has_tagger(ctx: AppContext) -> bool:
 
 
 class CatalogGrid:
-    """The grid's reads; uncertain marks are asked for per page, so 100,000 photos cost
-    no more than a screenful."""
+    """The grid's reads; uncertain and near-duplicate marks are asked for per page, so
+    100,000 photos cost no more than a screenful."""
 
     def __init__(self, catalog: Catalog, thresholds: Mapping[str, float]) -> None:
         self.catalog = catalog
@@ -112,7 +113,8 @@ class CatalogGrid:
     def page(self, flt: PhotoFilter | None, offset: int, limit: int) -> list[GridItem]:
         rows = self.catalog.list_photos(flt, offset, limit)
         uncertain = self.catalog.uncertain_among([row.id for row in rows], self.thresholds)
-        return [grid_item(row, row.id in uncertain) for row in rows]
+        looks_like = self.catalog.near_duplicate_marks([row.id for row in rows])
+        return [grid_item(row, row.id in uncertain, looks_like.get(row.id)) for row in rows]
 
     def ids(self, flt: PhotoFilter | None) -> list[int]:
         return self.catalog.photo_ids(flt)
@@ -121,10 +123,16 @@ class CatalogGrid:
         return GridSource(self.count, self.page, self.ids)
 
 
-def grid_item(row: PhotoRow, uncertain: bool) -> GridItem:
-    """A grid cell; photos a human reviewed carry no uncertain mark."""
+def grid_item(row: PhotoRow, uncertain: bool, duplicate_of: int | None = None) -> GridItem:
+    """A grid cell; photos a human reviewed carry no uncertain mark; ``duplicate_of`` the
+    earlier photo an open near-duplicate flag says it may repeat."""
     return GridItem(
-        row.id, row.path, row.sha256, row.review_state, uncertain and row.review_state != "reviewed"
+        row.id,
+        row.path,
+        row.sha256,
+        row.review_state,
+        uncertain and row.review_state != ReviewState.REVIEWED,
+        duplicate_of,
     )
 
 

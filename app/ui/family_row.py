@@ -6,6 +6,7 @@ from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from app.core.catalog.states import TagStatus
 from app.ui.review_data import FamilyReview
 
 CONFIDENT = QColor("#2e8b3e")
@@ -123,7 +124,7 @@ class FamilyRow(QFrame):
     @staticmethod
     def _state(review: FamilyReview) -> tuple[str, str]:
         tag = review.tag
-        if tag is not None and tag.status == "accepted":
+        if tag is not None and tag.status == TagStatus.ACCEPTED:
             changed = review.decision is not None and tag.value != review.decision.top.label
             return ("✓ set" if changed else "✓ accepted"), CONFIDENT.name()
         if tag is not None:

@@ -1,4 +1,5 @@
-"""Find: a search box over tags and paths; filters by family, label, review state, uncertainty."""
+"""Find: a search box over tags and paths; filters by family, label, review state, uncertainty
+and possible duplicates; the grid's order (catalog order, or the least certain first)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 
+from app.core.catalog.states import ReviewState
+
 if TYPE_CHECKING:
     from app.core.catalog import PhotoFilter
 
 
 ANY = "any"
-STATES = ("new", "suggested", "reviewed")
+STATES = tuple(ReviewState)
 # Keys that end typing in the search box; the box takes them before the window's
 # shortcuts (Enter = accept confident, Esc = cancel import) can act on photos.
 LEAVE_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)
@@ -47,6 +50,21 @@ class FilterBar(QWidget):
             self.state.addItem(state, state)
         self.uncertain = QCheckBox("uncertain only")
         self.uncertain.setObjectName("uncertainFilter")
+        self.duplicates = QCheckBox("possible duplicates")
+        self.duplicates.setObjectName("duplicatesFilter")
+        self.duplicates.setToolTip(
+            "Photos flagged at import as looking like another photo, and the photos they look "
+            "like (G: one product, D: not a duplicate)"
+        )
+        self.order = QComboBox()
+        self.order.setObjectName("gridOrder")
+        self.order.addItem("catalog order", "catalog")
+        self.order.addItem("least certain first", "uncertain")
+        self.order.setToolTip(
+            "Least certain first: photos not reviewed yet, by the lowest confidence of their "
+            "suggestions (what teaches the catalog most), then the reviewed ones. U goes to "
+            "the next uncertain photo."
+        )
         self._typing = QTimer(self)
         self._typing.setSingleShot(True)
         self._typing.setInterval(200)
@@ -57,16 +75,23 @@ class FilterBar(QWidget):
         self.label.currentIndexChanged.connect(lambda _: self.changed.emit())
         self.state.currentIndexChanged.connect(lambda _: self.changed.emit())
         self.uncertain.toggled.connect(lambda _: self.changed.emit())
+        self.duplicates.toggled.connect(lambda _: self.changed.emit())
+        self.order.currentIndexChanged.connect(lambda _: self.changed.emit())
         filters = QHBoxLayout()
         filters.addWidget(self.family, 1)
         filters.addWidget(self.label, 1)
         filters.addWidget(self.state, 1)
         filters.addWidget(self.uncertain)
+        more = QHBoxLayout()
+        more.addWidget(self.duplicates)
+        more.addStretch(1)
+        more.addWidget(self.order)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addWidget(self.search)
         layout.addLayout(filters)
+        layout.addLayout(more)
         self.set_families({})
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -132,6 +157,8 @@ class FilterBar(QWidget):
             review_state=self.state.currentData(),
             uncertain_only=self.uncertain.isChecked(),
             thresholds=dict(thresholds),
+            near_duplicates=self.duplicates.isChecked(),
+            order=self.order.currentData(),
         )
 
     @property
@@ -143,16 +170,20 @@ class FilterBar(QWidget):
             or self.label.currentData()
             or self.state.currentData()
             or self.uncertain.isChecked()
+            or self.duplicates.isChecked()
         )
 
     def clear(self) -> None:
-        for widget in (self.search, self.family, self.label, self.state, self.uncertain):
+        """Every filter off; the order stays (it hides nothing)."""
+        widgets = (self.search, self.family, self.label, self.state, self.uncertain)
+        for widget in (*widgets, self.duplicates):
             widget.blockSignals(True)
         self.search.clear()
         self.family.setCurrentIndex(0)
         self._fill_labels()
         self.state.setCurrentIndex(0)
         self.uncertain.setChecked(False)
-        for widget in (self.search, self.family, self.label, self.state, self.uncertain):
+        self.duplicates.setChecked(False)
+        for widget in (*widgets, self.duplicates):
             widget.blockSignals(False)
         self.changed.emit()

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from app.core.catalog.states import TagStatus
+
 if TYPE_CHECKING:
     from app.core.bundle import Family
     from app.core.catalog.rows import PhotoRow, PredictionRow, TagRow
@@ -33,11 +35,11 @@ class FamilyReview:
 
     @property
     def accepted(self) -> str | None:
-        return self.tag.value if self.tag and self.tag.status == "accepted" else None
+        return self.tag.value if self.tag and self.tag.status == TagStatus.ACCEPTED else None
 
     @property
     def rejected(self) -> str | None:
-        return self.tag.value if self.tag and self.tag.status == "rejected" else None
+        return self.tag.value if self.tag and self.tag.status == TagStatus.REJECTED else None
 
     @property
     def current_label(self) -> str | None:
@@ -114,7 +116,7 @@ def build_review(
     decisions = decisions_from_predictions(predictions, overrides)
     slots = {t.family: t for t in tags if t.family is not None}
     chosen = {name: d.top.label for name, d in decisions.items()}
-    chosen.update({name: t.value for name, t in slots.items() if t.status == "accepted"})
+    chosen.update({name: t.value for name, t in slots.items() if t.status == TagStatus.ACCEPTED})
     family_labels = {
         f.name: f.labels
         for f in families
@@ -130,5 +132,5 @@ def build_review(
         if not labels and decision is not None:
             labels = tuple(s.label for s in decision.ranked)
         rows.append(FamilyReview(name, labels, decision, slots.get(name)))
-    free = tuple(t for t in tags if t.family is None and t.status == "accepted")
+    free = tuple(t for t in tags if t.family is None and t.status == TagStatus.ACCEPTED)
     return PhotoReview(photo, tuple(rows), free)

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from app.core.catalog.states import TagSource, TagStatus
+
 if TYPE_CHECKING:
     from app.core.catalog import Catalog, TagRow
 
@@ -45,8 +47,8 @@ def _restore(
         catalog.remove_tag(photo_id, family, after.value, expected_version=after.version)
         return
     assert family is not None
-    if before.status == "accepted":
-        write = catalog.set_tag if before.source == "human" else catalog.accept
+    if before.status == TagStatus.ACCEPTED:
+        write = catalog.set_tag if before.source == TagSource.HUMAN else catalog.accept
         write(photo_id, family, before.value, expected_version=after.version)
         return
     catalog.remove_tag(photo_id, family, after.value, expected_version=after.version)

@@ -1,4 +1,5 @@
-"""Paints a grid cell: thumbnail, file name, review-state badge and the uncertain mark."""
+"""Paints a grid cell: thumbnail, file name, review-state badge, the uncertain mark and the
+possible-duplicate mark."""
 
 from __future__ import annotations
 
@@ -13,15 +14,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.catalog.states import ReviewState
 from app.ui.catalog_model import GridItem, PhotoRole
 from app.ui.thumbnail_cache import ThumbnailCache
 
 BADGE_COLOURS = {
-    "new": QColor("#7a7f87"),
-    "suggested": QColor("#d18a00"),
-    "reviewed": QColor("#2e8b3e"),
+    ReviewState.NEW: QColor("#7a7f87"),
+    ReviewState.SUGGESTED: QColor("#d18a00"),
+    ReviewState.REVIEWED: QColor("#2e8b3e"),
 }
 UNCERTAIN_COLOUR = QColor("#c0392b")
+DUPLICATE_COLOUR = QColor("#6c3fb5")  # the possible-duplicate mark
 PLACEHOLDER = QColor("#e6e7ea")
 CAPTION_HEIGHT = 20
 PADDING = 6
@@ -122,7 +125,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         width = painter.fontMetrics().horizontalAdvance(text) + 10
         badge = QRect(image.x() + 3, image.y() + 3, width, painter.fontMetrics().height() + 2)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(BADGE_COLOURS.get(text, BADGE_COLOURS["new"]))
+        painter.setBrush(BADGE_COLOURS.get(text, BADGE_COLOURS[ReviewState.NEW]))
         painter.drawRoundedRect(badge, 6, 6)
         painter.setPen(QColor("white"))
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
@@ -134,3 +137,17 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.drawEllipse(mark)
             painter.setPen(QColor("white"))
             painter.drawText(mark, Qt.AlignmentFlag.AlignCenter, "?")
+        if item.duplicate_of is not None:
+            self._paint_look_alike(painter, image, item.duplicate_of, badge.height())
+
+    @staticmethod
+    def _paint_look_alike(painter: QPainter, image: QRect, original: int, height: int) -> None:
+        """Bottom left: "≈ 12", this photo may repeat photo 12 (G groups, D dismisses)."""
+        text = f"≈ {original}"
+        width = painter.fontMetrics().horizontalAdvance(text) + 10
+        mark = QRect(image.x() + 3, image.bottom() - height - 3, width, height)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(DUPLICATE_COLOUR)
+        painter.drawRoundedRect(mark, 6, 6)
+        painter.setPen(QColor("white"))
+        painter.drawText(mark, Qt.AlignmentFlag.AlignCenter, text)

@@ -13,6 +13,7 @@ from app.core.catalog.rows import (
     TagRow,
 )
 from app.core.catalog.slots import PhotoNotFoundError, default_actor
+from app.core.catalog.states import ReviewState, TagSource, TagStatus
 from app.core.catalog.store import Catalog
 
 __all__ = [
@@ -27,6 +28,9 @@ __all__ = [
     "PhotoRow",
     "PredictionRow",
     "RemovedPhotos",
+    "ReviewState",
     "TagRow",
+    "TagSource",
+    "TagStatus",
     "default_actor",
 ]

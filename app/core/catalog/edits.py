@@ -17,6 +17,7 @@ from app.core.catalog.engine import describe_error
 from app.core.catalog.models import Photo
 from app.core.catalog.rows import TagRow, tag_row
 from app.core.catalog.sessions import CatalogSessions
+from app.core.catalog.states import TagSource, TagStatus
 from app.core.errors import VitrinaError
 
 T = TypeVar("T")
@@ -59,7 +60,7 @@ class TagEdits(CatalogSessions):
                 action=action,
                 actor=who,
                 expected_version=(expected or {}).get(photo.id),
-                model=photo.bundle if source == "model" else None,
+                model=photo.bundle if source == TagSource.MODEL else None,
             )
             return tag_row(tag) if tag is not None else None
 
@@ -152,7 +153,7 @@ class TagEdits(CatalogSessions):
         actor: str | None = None,
         expected_versions: Mapping[int, int] | None = None,
     ) -> list[TagRow | None]:
-        kind = ("accepted", "model", "accept")
+        kind = (TagStatus.ACCEPTED, TagSource.MODEL, "accept")
         return self._decide(photo_ids, family, value, kind, actor, expected_versions)
 
     def reject_many(
@@ -163,7 +164,7 @@ class TagEdits(CatalogSessions):
         actor: str | None = None,
         expected_versions: Mapping[int, int] | None = None,
     ) -> list[TagRow | None]:
-        kind = ("rejected", "model", "reject")
+        kind = (TagStatus.REJECTED, TagSource.MODEL, "reject")
         return self._decide(photo_ids, family, value, kind, actor, expected_versions)
 
     def set_tag_many(
@@ -174,7 +175,7 @@ class TagEdits(CatalogSessions):
         actor: str | None = None,
         expected_versions: Mapping[int, int] | None = None,
     ) -> list[TagRow | None]:
-        kind = ("accepted", "human", "set")
+        kind = (TagStatus.ACCEPTED, TagSource.HUMAN, "set")
         return self._decide(photo_ids, family, value, kind, actor, expected_versions)
 
     def set_rows(
@@ -198,8 +199,8 @@ class TagEdits(CatalogSessions):
                                 photo,
                                 family,
                                 value,
-                                status="accepted",
-                                source="human",
+                                status=TagStatus.ACCEPTED,
+                                source=TagSource.HUMAN,
                                 action="set" if family is not None else "add",
                                 actor=who,
                                 expected_version=None,
@@ -216,7 +217,9 @@ class TagEdits(CatalogSessions):
     def add_free_tag_many(
         self, photo_ids: Iterable[int], value: str, actor: str | None = None
     ) -> list[TagRow | None]:
-        return self._decide(photo_ids, None, value, ("accepted", "human", "add"), actor, None)
+        return self._decide(
+            photo_ids, None, value, (TagStatus.ACCEPTED, TagSource.HUMAN, "add"), actor, None
+        )
 
     def remove_tag_many(
         self,

@@ -20,6 +20,7 @@ from app.core.catalog import slots
 from app.core.catalog.models import Correction, PhotoFeatures, Prediction, Tag, TagEvent
 from app.core.catalog.rows import prediction_rows
 from app.core.catalog.sessions import CatalogSessions
+from app.core.catalog.states import TagStatus
 
 CHUNK = 1024
 
@@ -125,8 +126,8 @@ class LearnedCorrections(CatalogSessions):
             np.array([row[2] for row in rows], dtype=np.int64),
             features,
             probabilities,
-            tuple(row[3] if row[4] == "accepted" else "" for row in rows),
-            tuple(row[3] if row[4] == "rejected" else "" for row in rows),
+            tuple(row[3] if row[4] == TagStatus.ACCEPTED else "" for row in rows),
+            tuple(row[3] if row[4] == TagStatus.REJECTED else "" for row in rows),
         )
 
     def review_count_since(self, since: datetime | None) -> int:

@@ -20,9 +20,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-REVIEW_STATES = ("new", "suggested", "reviewed")
-TAG_SOURCES = ("model", "human")
-TAG_STATUSES = ("accepted", "rejected")
+from app.core.catalog.states import ReviewState, TagSource, TagStatus
+
+REVIEW_STATES = tuple(ReviewState)
+TAG_SOURCES = tuple(TagSource)
+TAG_STATUSES = tuple(TagStatus)
 
 NAMING = {
     "ix": "ix_%(column_0_N_label)s",
@@ -59,7 +61,7 @@ class Photo(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    review_state: Mapped[str] = mapped_column(String(16), default="new")
+    review_state: Mapped[str] = mapped_column(String(16), default=ReviewState.NEW)
     bundle: Mapped[str | None] = mapped_column(String(200))
     # app.core.near_duplicates.perceptual_hash of the decoded photo (None: imported before)
     near_hash: Mapped[bytes | None] = mapped_column(LargeBinary)

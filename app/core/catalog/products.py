@@ -20,6 +20,7 @@ from app.core.catalog.reads import HASHES_PER_QUERY
 from app.core.catalog.rows import _aware
 from app.core.catalog.sessions import CatalogSessions
 from app.core.catalog.slots import default_actor
+from app.core.catalog.states import TagStatus
 
 CHUNK = 5000
 
@@ -243,7 +244,7 @@ class ShopProducts(CatalogSessions):
         with self._read(f"counting the {family} labels") as session:
             rows = session.execute(
                 select(Tag.value, func.count())
-                .where(Tag.family == family, Tag.status == "accepted")
+                .where(Tag.family == family, Tag.status == TagStatus.ACCEPTED)
                 .group_by(Tag.value)
             )
             return dict(rows.all())

@@ -22,6 +22,7 @@ from app.core.catalog.rows import (
     photo_row,
     prediction_row,
 )
+from app.core.catalog.states import ReviewState, TagStatus
 from app.core.tagging import is_confident
 
 
@@ -40,7 +41,7 @@ def _top(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
 
 
 def _accepted(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
-    return exists().where(Tag.photo_id == Photo.id, Tag.status == "accepted", *conditions)
+    return exists().where(Tag.photo_id == Photo.id, Tag.status == TagStatus.ACCEPTED, *conditions)
 
 
 def filter_clauses(flt: PhotoFilter) -> list[ColumnElement[bool]]:
@@ -93,7 +94,7 @@ def _least_certain() -> Any:
 def ordered(statement: Select[Any], flt: PhotoFilter | None) -> Select[Any]:
     """The grid's order (PhotoFilter.order): by id, or the least certain first."""
     if flt is not None and flt.order == "uncertain":
-        reviewed = case((Photo.review_state == "reviewed", 1), else_=0)
+        reviewed = case((Photo.review_state == ReviewState.REVIEWED, 1), else_=0)
         return statement.order_by(reviewed, _least_certain(), Photo.id)
     return statement.order_by(Photo.id)
 
@@ -117,7 +118,7 @@ def photo_ids(session: Session, flt: PhotoFilter | None) -> list[int]:
 
 def accepted_tag_count(session: Session, photo_ids: list[int]) -> int:
     statement = select(func.count(Tag.id)).where(
-        Tag.photo_id.in_(photo_ids), Tag.status == "accepted"
+        Tag.photo_id.in_(photo_ids), Tag.status == TagStatus.ACCEPTED
     )
     return session.scalar(statement) or 0
 
@@ -139,7 +140,7 @@ def uncertain_among(
 
 def stats(session: Session, thresholds: Mapping[str, float]) -> dict[str, Any]:
     """Counts for `vitrina stats` and the window's status bar."""
-    states = {state: 0 for state in ("new", "suggested", "reviewed")}
+    states = {state.value: 0 for state in ReviewState}
     for state, number in session.execute(
         select(Photo.review_state, func.count()).group_by(Photo.review_state)
     ):
@@ -245,9 +246,11 @@ def _by_photo(rows: Iterable[Any]) -> dict[int, list[Any]]:
 
 
 def _export_row(photo: Photo, tags: list[Tag], top: list[Prediction]) -> ExportRow:
-    accepted = {t.family: t.value for t in tags if t.family and t.status == "accepted"}
-    rejected = {t.family: t.value for t in tags if t.family and t.status == "rejected"}
-    free = tuple(sorted(t.value for t in tags if t.family is None and t.status == "accepted"))
+    accepted = {t.family: t.value for t in tags if t.family and t.status == TagStatus.ACCEPTED}
+    rejected = {t.family: t.value for t in tags if t.family and t.status == TagStatus.REJECTED}
+    free = tuple(
+        sorted(t.value for t in tags if t.family is None and t.status == TagStatus.ACCEPTED)
+    )
     return ExportRow(
         photo=photo_row(photo),
         accepted=dict(sorted(accepted.items())),

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.catalog.models import Photo, Prediction, Tag, TagEvent, utcnow
+from app.core.catalog.states import ReviewState, TagSource, TagStatus
 from app.core.errors import CatalogError, ConflictError
 from app.core.tagging import is_confident
 
@@ -108,7 +109,7 @@ def check_version(
 
 
 def _status_of(action: str) -> str:
-    return "rejected" if action == "reject" else "accepted"
+    return TagStatus.REJECTED if action == "reject" else TagStatus.ACCEPTED
 
 
 def _audit(
@@ -170,7 +171,7 @@ def decide(
         session.add(tag)
         previous: tuple[str | None, str | None] = (None, None)
     else:
-        if status == "rejected" and tag.status == "accepted" and tag.value != value:
+        if status == TagStatus.REJECTED and tag.status == TagStatus.ACCEPTED and tag.value != value:
             return None
         if (tag.value, tag.status) == (value, status):
             return None
@@ -249,8 +250,8 @@ def accept_confident(
             photo,
             family,
             label,
-            status="accepted",
-            source="model",
+            status=TagStatus.ACCEPTED,
+            source=TagSource.MODEL,
             action="accept_confident",
             actor=actor,
             expected_version=None,
@@ -273,11 +274,11 @@ def refresh_review_state(session: Session, photo: Photo) -> None:
         session.scalars(select(Prediction.family).where(Prediction.photo_id == photo.id).distinct())
     )
     if not predicted:
-        photo.review_state = "new"
+        photo.review_state = ReviewState.NEW
         return
     decided = set(
         session.scalars(
             select(Tag.family).where(Tag.photo_id == photo.id, Tag.family.is_not(None)).distinct()
         )
     )
-    photo.review_state = "reviewed" if predicted <= decided else "suggested"
+    photo.review_state = ReviewState.REVIEWED if predicted <= decided else ReviewState.SUGGESTED

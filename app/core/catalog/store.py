@@ -36,6 +36,7 @@ from app.core.catalog.rows import (
     photo_row,
     prediction_rows,
 )
+from app.core.catalog.states import ReviewState
 from app.core.catalog.vectors import ServerVectors
 from app.core.errors import CatalogError
 
@@ -164,7 +165,7 @@ class Catalog(TagEdits, CatalogReads, LearnedCorrections, ServerVectors, ShopPro
                     width=item.width,
                     height=item.height,
                     added_at=utcnow(),
-                    review_state="suggested" if item.decisions else "new",
+                    review_state=ReviewState.SUGGESTED if item.decisions else ReviewState.NEW,
                     bundle=item.bundle_label if item.decisions else None,
                     near_hash=item.near_hash,
                 )
