@@ -380,19 +380,23 @@ def build_export(
     return out
 
 
+def write_export(export: ShopExport, target: Path) -> None:
+    """The export's file, written atomically (the old file stays whole if this fails)."""
+    try:
+        write_atomic(Path(target), export.text().encode("utf-8"))
+    except OSError as exc:
+        raise VitrinaError(
+            f"{target}: cannot write the export ({exc.strerror or exc}); choose a writable folder."
+        ) from None
+
+
 def export_for_shop(
     catalog: Catalog, fmt: str, target: Path | None = None, image_prefix: str | None = None
 ) -> ShopExport:
     """The whole catalog as ``fmt``, written atomically to ``target`` when given."""
     export = build_export(catalog.export_rows(), taxonomy_for(catalog), fmt, image_prefix)
     if target is not None:
-        try:
-            write_atomic(Path(target), export.text().encode("utf-8"))
-        except OSError as exc:
-            raise VitrinaError(
-                f"{target}: cannot write the export ({exc.strerror or exc}); choose a "
-                "writable folder."
-            ) from None
+        write_export(export, target)
     return export
 
 

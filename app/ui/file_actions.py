@@ -12,8 +12,10 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.core.paths import default_catalog_path
-from app.ui import catalog_session
+from app.core.taxonomy import CATEGORY_FAMILY
+from app.ui import catalog_session, shop_session
 from app.ui.settings_dialog import SettingsDialog
+from app.ui.taxonomy_editor import TaxonomyEditor
 
 if TYPE_CHECKING:
     from app.core.export import XmpReport
@@ -171,10 +173,34 @@ class FileActions(QObject):
 
     def edit_settings(self) -> None:
         """The dialog starts from the catalog and bundle open now (also after a --db
-        start); it is window-modal but does not block, and the keys go back to the grid."""
+        start); it is window-modal but does not block, and the keys go back to the grid.
+        With a catalog open, its shop categories are read first (a tab of their own)."""
+        w = self.window
+        if w.ctx is None:
+            self._open_settings(None)
+            return
+        catalog = w.ctx.catalog
+        labels = next((f.labels for f in w.families if f.name == CATEGORY_FAMILY), ())
+        w.jobs.start(
+            lambda _: shop_session.taxonomy_rows(catalog, labels),
+            name="read shop categories",
+            on_result=lambda found: self._open_settings(TaxonomyEditor(*found)),
+            on_error=self._settings_without_taxonomy,
+        )
+
+    def _settings_without_taxonomy(self, message: str) -> None:
+        """The shop categories could not be read: say why, and open the rest."""
+        self.window.show_problem(message)
+        self._open_settings(None)
+
+    def _open_settings(self, taxonomy: TaxonomyEditor | None) -> None:
         w = self.window
         dialog = SettingsDialog(
-            w.catalog_location, w.bundle_location, w, (w.settings.catalog, w.settings.bundle)
+            w.catalog_location,
+            w.bundle_location,
+            w,
+            (w.settings.catalog, w.settings.bundle),
+            taxonomy,
         )
         dialog.accepted.connect(lambda: self._settings_chosen(dialog))
         dialog.finished.connect(lambda _: w.focus_grid())
@@ -183,13 +209,31 @@ class FileActions(QObject):
         dialog.open()
 
     def _settings_chosen(self, dialog: SettingsDialog) -> None:
-        """OK without a change changes nothing (no reopen, nothing saved)."""
+        """OK without a change changes nothing (no reopen, nothing saved). Shop categories
+        edited are saved in the open catalog first, then it may be reopened."""
         w = self.window
         catalog, bundle = dialog.values()
-        if (catalog, bundle) == (w.catalog_location, w.bundle_location) and w.ctx is not None:
-            w.statusBar().showMessage("Settings unchanged; the open catalog stays open.", 5000)
+        unchanged = (catalog, bundle) == (w.catalog_location, w.bundle_location)
+
+        def then(saved: int = 0) -> None:
+            if saved:
+                w.statusBar().showMessage(f"Saved {saved} shop category row(s).", 8000)
+            elif unchanged:
+                w.statusBar().showMessage("Settings unchanged; the open catalog stays open.", 5000)
+            if not unchanged or w.ctx is None:
+                self.apply_settings(catalog, bundle, now=dialog.apply_now.isChecked())
+
+        changes = dialog.taxonomy_changes
+        if not changes or w.ctx is None:
+            then()
             return
-        self.apply_settings(catalog, bundle, now=dialog.apply_now.isChecked())
+        open_catalog = w.ctx.catalog
+        w.jobs.start(
+            lambda _: shop_session.save_overrides(open_catalog, changes),
+            name="save shop categories",
+            on_result=then,
+            on_error=w.show_problem,
+        )
 
     def apply_settings(self, catalog: str, bundle: str, now: bool = True) -> None:
         """Keep the choice; reopen at once, or say it waits for the next start."""

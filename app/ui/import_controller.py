@@ -44,6 +44,8 @@ def summary(report: ImportReport, verb: str = IMPORT.done) -> str:
     parts = [f"{verb} {len(report.added):,} photo(s)"]
     if report.duplicates:
         parts.append(f"{len(report.duplicates):,} already in the catalog")
+    if report.near_duplicates:
+        parts.append(f"{len(report.near_duplicates):,} possible duplicate(s) (≈ on the tile)")
     if report.moved:
         parts.append(f"{len(report.moved):,} found at a new path (tags kept)")
     if report.failures:

@@ -44,6 +44,7 @@ from app.ui.import_progress import ImportProgress
 from app.ui.learning_actions import LearningActions
 from app.ui.photo_removal import PhotoRemoval
 from app.ui.preview_pane import PreviewPane
+from app.ui.product_actions import ProductActions
 from app.ui.review_controller import ReviewController
 from app.ui.review_panel import ReviewPanel
 from app.ui.settings import Settings
@@ -103,6 +104,7 @@ class MainWindow(QMainWindow):
         self.files = FileActions(self)
         self.removal = PhotoRemoval(self)
         self.learning = LearningActions(self)
+        self.products = ProductActions(self)
         self.status_bar.addPermanentWidget(self.learning.offer)
         self.menus = WindowMenus(self)
         self._wire()

@@ -1,4 +1,5 @@
-"""File → Settings…: which catalog (a file or a database URL) and which model bundle to use.
+"""File → Settings…: which catalog (a file or a database URL) and which model bundle to use;
+with a catalog open, its shop categories too (app.ui.taxonomy_editor).
 
 The dialog starts from the catalog and bundle open now (a ``--db``/``--bundle`` start
 included), so OK without a change changes nothing. A change is kept in the settings;
@@ -19,11 +20,14 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from app.core.errors import VitrinaError
 from app.core.paths import default_bundle_path, default_catalog_path
+from app.ui.taxonomy_editor import TaxonomyEditor
 
 CATALOG_HELP = (
     "A catalog file (created if missing), or a SQLAlchemy URL such as "
@@ -59,8 +63,11 @@ class SettingsDialog(QDialog):
         bundle: str,
         parent: QWidget | None = None,
         saved: tuple[str, str] | None = None,
+        taxonomy: TaxonomyEditor | None = None,
     ) -> None:
         super().__init__(parent)
+        self.taxonomy = taxonomy
+        self.taxonomy_changes: dict[str, tuple[str | None, str | None]] = {}
         self.setWindowTitle("Settings")
         self.setMinimumWidth(560)
         self.catalog = QLineEdit(catalog)
@@ -81,14 +88,42 @@ class SettingsDialog(QDialog):
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
+        general = QWidget()
+        layout = QVBoxLayout(general)
         layout.addLayout(form)
         note = saved_note(catalog, bundle, saved or (catalog, bundle))
         if note:
             layout.addWidget(self._help(note))
         layout.addWidget(self.apply_now)
-        layout.addWidget(buttons)
+        layout.addStretch(1)
+        self.problem = QLabel()
+        self.problem.setObjectName("settingsProblem")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #c0392b;")
+        self.problem.hide()
+        outer = QVBoxLayout(self)
+        if taxonomy is None:
+            outer.addWidget(general)
+        else:  # a catalog is open: its shop categories on a second tab
+            self.resize(900, 600)
+            self.tabs = QTabWidget()
+            self.tabs.addTab(general, "Catalog and bundle")
+            self.tabs.addTab(taxonomy, "Shop categories")
+            outer.addWidget(self.tabs)
+        outer.addWidget(self.problem)
+        outer.addWidget(buttons)
         self.catalog.setFocus()
+
+    def accept(self) -> None:
+        """OK: a shop category that is not one keeps the dialog open, saying which."""
+        if self.taxonomy is not None:
+            try:
+                self.taxonomy_changes = self.taxonomy.changes()
+            except VitrinaError as exc:
+                self.problem.setText(str(exc))
+                self.problem.show()
+                return
+        super().accept()
 
     @staticmethod
     def _help(text: str) -> QLabel:

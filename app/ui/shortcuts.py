@@ -22,6 +22,14 @@ REVIEW_KEYS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("pick2", ("2",), "Set the focused family to its 2nd suggestion"),
     ("pick3", ("3",), "Set the focused family to its 3rd suggestion"),
     ("add_tag", ("T",), "Add a free-form tag"),
+    ("next_uncertain", ("U",), "Go to the next photo with an uncertain suggestion"),
+    (
+        "group",
+        ("G",),
+        "Make one shop product of the photo and its possible duplicate (or of the selection)",
+    ),
+    ("ungroup", ("Shift+G",), "Take the selected photos out of their product"),
+    ("dismiss", ("D",), "Not a duplicate: dismiss the photo's possible-duplicate flag"),
 )
 
 OTHER_KEYS: tuple[tuple[str, str], ...] = (

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 
+from app.ui.shop_export_dialog import open_shop_export
 from app.ui.shortcuts import REVIEW_KEYS
 
 if TYPE_CHECKING:
@@ -61,6 +62,10 @@ class WindowMenus:
             "pick2": partial(c.pick, 2),
             "pick3": partial(c.pick, 3),
             "add_tag": c.add_tag,
+            "next_uncertain": w.products.next_uncertain,
+            "group": w.products.group,
+            "ungroup": w.products.ungroup,
+            "dismiss": w.products.dismiss,
         }
         self.review = {
             name: self._action(text, partial(w.review_key, review_slots[name]), keys)
@@ -128,6 +133,11 @@ class WindowMenus:
         self.export_csv = self._action("Export &CSV…", partial(files.choose_export, "csv"))
         self.export_json = self._action("Export &JSON…", partial(files.choose_export, "json"))
         self.export_xmp = self._action("Write &XMP sidecars", files.export_xmp)
+        self.export_shop = self._action(
+            "Export for s&hop…",
+            partial(open_shop_export, w),
+            tip="A Shopify product CSV or a Google Merchant Center feed, with a preview",
+        )
         self.accepted_only = QAction("Export accepted tags only", w, checkable=True)
         self.find = self._action("&Find", w.focus_search, ["Ctrl+F"])
         self.clear_filters = self._action("&Clear filters", w.clear_filters, ["Ctrl+Shift+F"])
@@ -147,6 +157,7 @@ class WindowMenus:
             (self.retag, self.cancel_import),
             (self.open_catalog, self.new_catalog, self.choose_bundle, self.settings),
             (self.export_csv, self.export_json, self.export_xmp, self.accepted_only),
+            (self.export_shop,),
             (self.quit,),
         )
         for i, group in enumerate(groups):
@@ -182,5 +193,6 @@ class WindowMenus:
         grid.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         separator = QAction(grid)
         separator.setSeparator(True)
-        review = [self.review[name] for name in ("accept_next", "change", "add_tag")]
+        names = ("accept_next", "change", "add_tag", "group", "ungroup", "dismiss")
+        review = [self.review[name] for name in names]
         grid.addActions([*review, separator, self.remove])

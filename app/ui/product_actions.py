@@ -1,0 +1,125 @@
+"""Keys for near-duplicates, products and the uncertain photos: G groups the photo with its
+look-alike (or the selected photos) into one shop product, Shift+G takes photos out of
+their product, D says "not a duplicate", U goes to the next photo with the uncertain mark.
+
+The work runs as background jobs on the window's pool (app.ui.shop_session); the grid is
+reloaded after a decision so its marks follow.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QModelIndex, QObject, Signal
+
+from app.ui import shop_session
+from app.ui.catalog_model import GridItem, PhotoRole
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+
+
+class ProductActions(QObject):
+    """``decided(text)`` after a group, ungroup or dismiss was written (tests wait on it)."""
+
+    decided = Signal(str)
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        window.grid.selectionModel().currentChanged.connect(self._say_look_alike)
+
+    def _ready(self) -> bool:
+        if self.window.ctx is None:
+            self.window.show_problem("No catalog is open; open one from the File menu.")
+            return False
+        return True
+
+    def _done(self, text: str) -> None:
+        self.window.statusBar().showMessage(text, 8000)
+        self.window.apply_filter()  # marks and the duplicates filter follow
+        self.decided.emit(text)
+
+    def group(self) -> None:
+        """G: one product of the selected photos, or of the photo and its look-alike."""
+        if not self._ready():
+            return
+        ids = self.window.controller.selected_ids()
+        if not ids:
+            return
+        catalog = self.window.ctx.catalog
+
+        def shown(result: shop_session.Grouped | None) -> None:
+            if result is None:
+                self.window.show_problem(
+                    f"Photo {ids[0]} has no possible duplicate to group it with; select the "
+                    "photos of one product (Ctrl+click) and press G."
+                )
+                return
+            listed = ", ".join(map(str, result.members))
+            self._done(f"One product now: photos {listed} (exported with all their images).")
+
+        self.window.jobs.start(
+            lambda _: shop_session.group(catalog, ids),
+            name="group photos",
+            on_result=shown,
+            on_error=self.window.show_problem,
+        )
+
+    def ungroup(self) -> None:
+        """Shift+G: the selected photos leave their products."""
+        if not self._ready():
+            return
+        ids, catalog = self.window.controller.selected_ids(), self.window.ctx.catalog
+        self.window.jobs.start(
+            lambda _: catalog.ungroup_photos(ids),
+            name="ungroup photos",
+            on_result=lambda n: self._done(f"{n} photo(s) taken out of their product."),
+            on_error=self.window.show_problem,
+        )
+
+    def dismiss(self) -> None:
+        """D: the selected photos are not duplicates of their look-alikes."""
+        if not self._ready():
+            return
+        ids, catalog = self.window.controller.selected_ids(), self.window.ctx.catalog
+        self.window.jobs.start(
+            lambda _: catalog.dismiss_near_duplicates(ids),
+            name="dismiss duplicates",
+            on_result=lambda n: self._done(
+                f"{n} possible-duplicate flag(s) dismissed: not the same product."
+                if n
+                else "No possible duplicate to dismiss here."
+            ),
+            on_error=self.window.show_problem,
+        )
+
+    def next_uncertain(self) -> None:
+        """U: the next photo with the uncertain mark, in the grid's order (from the top again
+        after the last one)."""
+        if not self._ready():
+            return
+        w = self.window
+        catalog, flt, row = w.ctx.catalog, w.photo_filter(), w.grid.currentIndex().row()
+
+        def go(found: int) -> None:
+            if found < 0:
+                w.statusBar().showMessage("No photo here has an uncertain suggestion left.", 5000)
+            else:
+                w.controller.select_row(found)
+
+        w.jobs.start(
+            lambda _: shop_session.next_uncertain_row(catalog, flt, row),
+            name="next uncertain photo",
+            on_result=go,
+            on_error=w.show_problem,
+        )
+
+    def _say_look_alike(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        item: GridItem | None = current.data(PhotoRole) if current.isValid() else None
+        if item is not None and item.duplicate_of is not None:
+            self.window.statusBar().showMessage(
+                f"Photo {item.id} may be a duplicate of photo {item.duplicate_of}: "
+                "G makes them one product, D says they are not.",
+                8000,
+            )
