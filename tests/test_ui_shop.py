@@ -189,4 +189,7 @@ def test_settings_edit_the_catalogs_shop_categories(qtbot, window: MainWindow) -
     overrides = catalog.taxonomy_overrides()
     assert (overrides["pants"].google_id, overrides["pants"].shopify_path) == ("204", None)
     assert overrides["undershirt"].google_id is None  # the map's Google row stays
-    assert "Saved 2 shop category row(s)" in window.statusBar().currentMessage()
+    qtbot.waitUntil(  # the status line follows the write's signal
+        lambda: "Saved 2 shop category row(s)" in window.statusBar().currentMessage(),
+        timeout=TIMEOUT,
+    )

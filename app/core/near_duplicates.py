@@ -66,7 +66,7 @@ def perceptual_hash(image: Image.Image) -> bytes:
     return np.packbits(pixels[:, 1:] > pixels[:, :-1]).tobytes()
 
 
-def _bit_counts(words: np.ndarray) -> np.ndarray:
+def bit_counts(words: np.ndarray) -> np.ndarray:
     """Set bits of each uint64, by the SWAR method: plain arithmetic on whole arrays, so
     100,000 hashes are counted in a few milliseconds whatever the numpy version."""
     x = words - ((words >> np.uint64(1)) & np.uint64(0x5555555555555555))
@@ -106,7 +106,7 @@ class HashIndex:
         if not self._shas or len(value) != HASH_BYTES:
             return None
         query = np.frombuffer(value, dtype=np.uint64)
-        distances = _bit_counts(np.bitwise_xor(self._hashes, query)).sum(axis=1)
+        distances = bit_counts(np.bitwise_xor(self._hashes, query)).sum(axis=1)
         best = int(np.argmin(distances))
         if distances[best] > threshold:
             return None
