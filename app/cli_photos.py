@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from app.core.catalog import PhotoNotFoundError, PhotoRow, PredictionRow
 from app.core.catalog.engine import display_url
 from app.core.catalog.states import TagStatus
-from app.core.decode import content_hash
 from app.core.errors import VitrinaError
+from app.core.similar import similar_to_file, similar_to_photo
 from app.core.tag_input import NOT_A_PATH, family_label, match_name, tag_text_problem
 
 if TYPE_CHECKING:
@@ -254,26 +254,6 @@ def remove_args(parser: argparse.ArgumentParser) -> None:
 # --- similar ----------------------------------------------------------------------------------
 
 
-def _query_vector(ctx: AppContext, ref: str) -> tuple[object, int | None, str]:
-    """(vector, catalog id to exclude, what was asked) for a catalog photo or an outside file."""
-    try:
-        photo = find_photo(ctx, ref)
-    except PhotoNotFoundError:
-        if ref.strip().isdigit():
-            raise
-        _check_outside_file(ref)
-        known = ctx.catalog.find_by_hash(content_hash(ref))
-        tagged = ctx.tagger.tag_file(ref)
-        return tagged.embedding, known.id if known else None, ref
-    vector = ctx.catalog.embedding(photo.id, ctx.tagger.embedding_key)
-    if vector is None:
-        raise VitrinaError(
-            f"Photo {photo.id} has no embedding from bundle {ctx.bundle.label}; "
-            "run `vitrina reindex` to compute it."
-        )
-    return vector, photo.id, f"photo {photo.id} ({photo.path})"
-
-
 def _check_outside_file(ref: str) -> None:
     """A path that names no catalog photo must name a file to compare with."""
     shown = _shown(ref)
@@ -297,22 +277,24 @@ def _check_outside_file(ref: str) -> None:
 
 
 def similar(args: argparse.Namespace, ctx: AppContext, con: Console, stop: Interrupt) -> int:
+    """The k photos most like a catalog photo or an outside file (app.core.similar)."""
     if args.k < 1:
         raise VitrinaError("-k must be at least 1.")
-    index = ctx.index
-    if index is None:
-        raise VitrinaError(
-            f"Bundle {ctx.bundle.label} has no embedding output, so it cannot find similar "
-            "photos; use a bundle with an embedding."
-        )
-    vector, exclude, asked = _query_vector(ctx, args.photo)
-    results = index.nearest(vector, args.k, exclude=exclude)
+    try:
+        photo = find_photo(ctx, args.photo)
+    except PhotoNotFoundError:
+        if args.photo.strip().isdigit():
+            raise
+        _check_outside_file(args.photo)
+        found = similar_to_file(ctx, args.photo, args.k)
+        asked = args.photo
+    else:
+        found = similar_to_photo(ctx, photo.id, args.k)
+        asked = f"photo {photo.id} ({photo.path})"
     con.print(f"most similar to {asked}:")
-    for rank, (photo_id, similarity) in enumerate(results, start=1):
-        con.print(
-            f"{rank:>3}. {similarity:.3f}  photo {photo_id}: {ctx.catalog.get_photo(photo_id).path}"
-        )
-    if not results:
+    for rank, n in enumerate(found, start=1):
+        con.print(f"{rank:>3}. {n.similarity:.3f}  photo {n.photo_id}: {n.path}")
+    if not found:
         con.print("  (no other photo in the index)")
     return OK
 

@@ -21,16 +21,16 @@ from app.core.errors import VitrinaError
 from app.ui.about_dialog import BundleInfo, bundle_info
 from app.ui.catalog_model import GridItem, GridSource
 from app.ui.review_data import PhotoReview, build_review
-from app.ui.similar_strip import Neighbour
 
 if TYPE_CHECKING:
     from app.core.bundle import Family
     from app.core.catalog import Catalog, PhotoFilter, PhotoRow
     from app.core.context import AppContext
     from app.core.export import XmpReport
+    from app.core.similar import Neighbour
     from app.core.tag_import import TagImportReport
 
-SIMILAR_K = 12
+SIMILAR_K = 12  # the strip's photos
 # The window's tagging leaves one core to its event loop (imports stall it otherwise).
 INFERENCE_THREADS = max(1, (os.cpu_count() or 1) - 1)
 
@@ -149,43 +149,25 @@ def load_review(
     return review.with_versions(versions)
 
 
-def _neighbours(catalog: Catalog, pairs: list[tuple[int, float]]) -> list[Neighbour]:
-    result = []
-    for photo_id, similarity in pairs:
-        try:
-            row = catalog.get_photo(photo_id)
-        except VitrinaError:
-            continue
-        result.append(Neighbour(photo_id, row.path, row.sha256, similarity))
-    return result
+def similar_to_photo(ctx: AppContext, photo_id: int) -> list[Neighbour]:
+    """The strip's neighbours of a catalog photo (none without a bundle: the window says
+    why); VitrinaError, saying what to do, for a photo only another bundle tagged."""
+    from app.core.similar import similar_to_photo
 
-
-def similar_to_photo(ctx: AppContext, photo_id: int, k: int = SIMILAR_K) -> list[Neighbour]:
-    """Neighbours of a catalog photo (empty without a bundle); raises VitrinaError, saying
-    what to do, for a photo that only another bundle tagged."""
-    if not has_tagger(ctx) or ctx.index is None:
+    if not has_tagger(ctx):
         return []
-    vector = ctx.catalog.embedding(photo_id, ctx.tagger.embedding_key)
-    if vector is None:
-        raise VitrinaError(
-            f"No similar items yet: another model bundle tagged this photo, not "
-            f"{ctx.bundle.label}. File → Re-tag with this bundle tags it again."
-        )
-    return _neighbours(ctx.catalog, ctx.index.nearest(vector, k, exclude=photo_id))
+    return similar_to_photo(ctx, photo_id, SIMILAR_K)
 
 
-def similar_to_file(ctx: AppContext, path: Path, k: int = SIMILAR_K) -> list[Neighbour]:
-    """Neighbours of an outside photo, which is tagged in memory and not imported."""
+def similar_to_file(ctx: AppContext, path: Path) -> list[Neighbour]:
+    """The strip's neighbours of an outside photo, tagged in memory and not imported."""
+    from app.core.similar import similar_to_file
+
     if not has_tagger(ctx):
         raise VitrinaError(
             "Finding similar items for a photo needs a model bundle (File → Choose bundle…)."
         )
-    tagged = ctx.tagger.tag_file(path)
-    if tagged.embedding is None or ctx.index is None:
-        raise VitrinaError(
-            f"The bundle {ctx.bundle_path} has no embedding, so similar items cannot be found."
-        )
-    return _neighbours(ctx.catalog, ctx.index.nearest(tagged.embedding, k))
+    return similar_to_file(ctx, path, SIMILAR_K)
 
 
 def confident_shares(

@@ -7,8 +7,8 @@ asks for that photo's neighbours without importing it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon, QPainter, QPixmap
@@ -18,15 +18,10 @@ from app.ui.file_drops import accept_file_drags, local_files
 from app.ui.thumbnail_cache import ThumbnailCache
 from app.ui.thumbnail_delegate import PLACEHOLDER, UNCERTAIN_COLOUR
 
+if TYPE_CHECKING:
+    from app.core.similar import Neighbour
+
 IdRole = Qt.ItemDataRole.UserRole + 1
-
-
-@dataclass(frozen=True)
-class Neighbour:
-    photo_id: int
-    path: str
-    sha256: str
-    similarity: float
 
 
 class SimilarList(QListWidget):

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.core.catalog import queries, slots
 from app.core.catalog.engine import display_url
@@ -28,7 +29,7 @@ from app.core.catalog.rows import (
 from app.core.catalog.sessions import CatalogSessions
 
 CHUNK = 2048
-HASHES_PER_QUERY = 500  # under SQLite's bound-parameter limit
+HASHES_PER_QUERY = 500  # hashes or ids per IN (...): under SQLite's bound-parameter limit
 
 
 class CatalogReads(CatalogSessions):
@@ -39,14 +40,11 @@ class CatalogReads(CatalogSessions):
 
     def find_by_hashes(self, hashes: Iterable[str]) -> dict[str, PhotoRow]:
         """sha256 -> photo for the hashes already in: one query per import batch, not per file."""
-        wanted = sorted(set(hashes))
-        found: dict[str, PhotoRow] = {}
         with self._read("looking up photos") as session:
-            for start in range(0, len(wanted), HASHES_PER_QUERY):
-                chunk = wanted[start : start + HASHES_PER_QUERY]
-                for photo in session.scalars(select(Photo).where(Photo.sha256.in_(chunk))):
-                    found[photo.sha256] = photo_row(photo)
-        return found
+            return {
+                photo.sha256: photo_row(photo)
+                for photo in _photos_where(session, Photo.sha256, set(hashes))
+            }
 
     def sizes_at(self, paths: Iterable[str]) -> dict[str, int]:
         """Path -> recorded size of the photos imported from these paths (up to 500 a
@@ -67,6 +65,15 @@ class CatalogReads(CatalogSessions):
                     "(`vitrina export` lists them)."
                 )
             return photo_row(photo)
+
+    def photos_by_id(self, photo_ids: Iterable[int]) -> dict[int, PhotoRow]:
+        """id -> photo for the ids still in the catalog: a list of neighbours costs one
+        query, not one per photo."""
+        with self._read("reading photos") as session:
+            return {
+                photo.id: photo_row(photo)
+                for photo in _photos_where(session, Photo.id, {int(i) for i in photo_ids})
+            }
 
     def resolve(self, ref: str | int) -> PhotoRow:
         """A photo by id (``12``) or by path (as imported, or made absolute)."""
@@ -214,3 +221,12 @@ class CatalogReads(CatalogSessions):
                 return
             yield from rows
             after = rows[-1].photo.id
+
+
+def _photos_where(session: Session, column: Any, values: set[Any]) -> Iterator[Photo]:
+    """The photos whose ``column`` holds one of ``values``, one query per HASHES_PER_QUERY
+    values (SQLite's bound-parameter limit)."""
+    wanted = sorted(values)
+    for start in range(0, len(wanted), HASHES_PER_QUERY):
+        chunk = wanted[start : start + HASHES_PER_QUERY]
+        yield from session.scalars(select(Photo).where(column.in_(chunk)))
