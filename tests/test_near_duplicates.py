@@ -17,7 +17,7 @@ from app.core.catalog import PhotoFilter
 from app.core.catalog.models import Photo
 from app.core.context import AppContext
 from app.core.decode import open_photo
-from app.core.importer import decode_side, import_paths, retag_photos
+from app.core.importer import import_paths, retag_photos
 from app.core.near_duplicates import (
     HASH_BYTES,
     NEAR_THRESHOLD,
@@ -168,7 +168,7 @@ def test_re_tagging_gives_photos_imported_before_a_hash(ctx: AppContext, photos_
     assert list(ctx.catalog.near_hashes()) == []
     retag_photos(report.added, ctx)
     [(_sha, value)] = list(ctx.catalog.near_hashes())
-    decoded = open_photo(photos_dir / "hat.jpg", decode_side(ctx))  # as the import decodes
+    decoded = open_photo(photos_dir / "hat.jpg", ctx.tagger.decode_side)  # as the import decodes
     assert value == perceptual_hash(decoded.image)
 
 

@@ -87,9 +87,9 @@ def tag_files(tagger: Tagger, paths: Sequence[str], threads: int = 1) -> dict[st
     bundle = tagger.bundle
     if threads > 1:
         with ThreadPoolExecutor(threads) as pool:
-            opened = list(pool.map(_read_and_decode, paths, [tagger.min_size] * len(paths)))
+            opened = list(pool.map(_read_and_decode, paths, [tagger.decode_side] * len(paths)))
     else:
-        opened = [_read_and_decode(path, tagger.min_size) for path in paths]
+        opened = [_read_and_decode(path, tagger.decode_side) for path in paths]
     ready = [i for i, found in enumerate(opened) if not isinstance(found, str)]
     results = tag_batch(tagger, [opened[i][1].image for i in ready]) if ready else []
     n = len(paths)

@@ -33,7 +33,7 @@ from app.core.decode import (
     read_photo,
 )
 from app.core.errors import CatalogError, VitrinaError
-from app.core.near_duplicates import HASH_MIN_SIDE, HashIndex, perceptual_hash
+from app.core.near_duplicates import HashIndex, perceptual_hash
 from app.core.similarity import photo_mark
 
 if TYPE_CHECKING:
@@ -518,12 +518,6 @@ def _packed(tagger: Tagger, result: Tagged) -> np.ndarray | None:
     return pack_probabilities(tagger.families, result.probabilities)
 
 
-def decode_side(ctx: AppContext) -> int:
-    """Decode photos as large as the bundle needs, and never below what the near-duplicate
-    hash needs to tell products apart."""
-    return max(ctx.tagger.min_size, HASH_MIN_SIDE)
-
-
 def _note(report: ImportReport, notice: str | None) -> None:
     if notice and notice not in report.notices:
         report.notices.append(notice)
@@ -549,7 +543,7 @@ def import_paths(
     report = ImportReport(failures=failures, total=len(files))
     run = _Importer(ctx, report, progress, cancel or (lambda: False))
     if files:
-        min_side = decode_side(ctx)
+        min_side = ctx.tagger.decode_side
         batch = ctx.tagger.batch_size
         chunks = [files[i : i + batch] for i in range(0, len(files), batch)]
         pool = ThreadPoolExecutor(decode_workers, thread_name_prefix="vitrina-decode")
@@ -583,7 +577,7 @@ def retag_photos(
     report = ImportReport(total=len(photo_ids))
     run = _Importer(ctx, report, progress, cancel or (lambda: False))
     if photo_ids:
-        batch, min_side = ctx.tagger.batch_size, decode_side(ctx)
+        batch, min_side = ctx.tagger.batch_size, ctx.tagger.decode_side
         chunks = [photo_ids[i : i + batch] for i in range(0, len(photo_ids), batch)]
         pool = ThreadPoolExecutor(decode_workers, thread_name_prefix="vitrina-decode")
         try:

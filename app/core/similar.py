@@ -55,7 +55,7 @@ def similar_to_file(ctx: AppContext, path: Path | str, k: int) -> list[Neighbour
     DecodeError for a file that is not a readable photo."""
     index = _index(ctx)
     photo = read_photo(path)
-    decoded = decode_photo(photo, ctx.tagger.min_size)
+    decoded = decode_photo(photo, ctx.tagger.decode_side)
     vector = ctx.tagger.tag_photos([(Path(path), decoded)])[0].embedding
     if vector is None:
         raise _no_embedding(ctx)

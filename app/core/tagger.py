@@ -16,6 +16,7 @@ from PIL import Image
 
 from app.core.bundle import Bundle, BundleSet, Family
 from app.core.decode import DecodedPhoto, open_photo
+from app.core.near_duplicates import HASH_MIN_SIDE
 
 Probabilities = dict[str, np.ndarray]
 
@@ -65,9 +66,16 @@ class Tagger:
         """Smallest side a photo is decoded at: the largest input side of the bundle."""
         return self.bundle.min_side
 
+    @property
+    def decode_side(self) -> int:
+        """Smallest side every path decodes a photo at (import, batch, an outside file): as
+        large as the bundle needs, never below what the near-duplicate hash needs to tell
+        products apart, so one photo gets the same tags whichever path decoded it."""
+        return max(self.min_size, HASH_MIN_SIDE)
+
     def open(self, path: Path | str) -> DecodedPhoto:
-        """Decode a photo just large enough for this bundle (raises DecodeError)."""
-        return open_photo(path, self.min_size)
+        """Decode a photo as every path does (``decode_side``; raises DecodeError)."""
+        return open_photo(path, self.decode_side)
 
     def tag_images(self, images: Sequence[Image.Image]) -> list[Tagged]:
         """Per image: family -> (K,) probabilities, the (D,) embedding and the features."""
