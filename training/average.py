@@ -1,7 +1,7 @@
 """Average backbone checkpoints taken along one fine-tuning run (a "weight soup").
 
 Why: successive ``tailtune`` runs from the same start end in nearby weights; their mean
-generalises and calibrates better than either end (docs/quality.md, sixth session), at
+generalises and calibrates better than either end (docs/quality.md), at
 no cost in the app: the bundle is still one backbone.
 
     vitrina-train average .cache/ft/lite2_tail_v1.pt .cache/ft/lite2_tail_v2.pt \

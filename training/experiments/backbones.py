@@ -7,7 +7,7 @@ and fine-tuned) on the held-out test split, as the app runs them, and times the 
 
     python -m training.experiments.backbones lite2=models_onnx/default \\
         mobilenet_v2=.cache/bundles/mobilenet_v2 resnet50=.cache/bundles/resnet50 \\
-        --out docs/backbones.md
+        --out .cache/backbones.md
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("bundles", nargs="+", metavar="NAME=FOLDER")
     parser.add_argument("--data", type=Path, nargs="+", default=list(DEFAULT_DATA))
-    parser.add_argument("--out", type=Path, default=Path("docs/backbones.md"))
+    parser.add_argument("--out", type=Path, default=Path(".cache/backbones.md"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     parts = split(load_data(args.data), args.seed)
