@@ -37,7 +37,7 @@ def context(catalog: Catalog, index: object, embedding: np.ndarray | None = None
     """What app.core.similar reads of an AppContext; the tagger answers ``embedding``."""
     tagged = SimpleNamespace(embedding=embedding)
     tagger = SimpleNamespace(
-        embedding_key=KEY, min_size=0, tag_photos=lambda photos: [tagged for _ in photos]
+        embedding_key=KEY, decode_side=0, tag_photos=lambda photos: [tagged for _ in photos]
     )
     return SimpleNamespace(
         catalog=catalog, index=index, tagger=tagger, bundle=SimpleNamespace(label="tiny@1")
