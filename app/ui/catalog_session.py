@@ -100,24 +100,24 @@ def has_tagger(ctx: AppContext) -> bool:
 
 
 class CatalogGrid:
-    """The grid's reads; uncertain and near-duplicate marks are asked for per page, so
-    100,000 photos cost no more than a screenful."""
+    """The grid's reads; uncertain and near-duplicate marks are asked for per page (at the
+    context's thresholds as they are then), so 100,000 photos cost no more than a screenful."""
 
-    def __init__(self, catalog: Catalog, thresholds: Mapping[str, float]) -> None:
-        self.catalog = catalog
-        self.thresholds = dict(thresholds)
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
 
     def count(self, flt: PhotoFilter | None) -> int:
-        return self.catalog.count(flt)
+        return self.ctx.catalog.count(flt)
 
     def page(self, flt: PhotoFilter | None, offset: int, limit: int) -> list[GridItem]:
-        rows = self.catalog.list_photos(flt, offset, limit)
-        uncertain = self.catalog.uncertain_among([row.id for row in rows], self.thresholds)
-        looks_like = self.catalog.near_duplicate_marks([row.id for row in rows])
+        catalog = self.ctx.catalog
+        rows = catalog.list_photos(flt, offset, limit)
+        uncertain = catalog.uncertain_among([row.id for row in rows], self.ctx.thresholds)
+        looks_like = catalog.near_duplicate_marks([row.id for row in rows])
         return [grid_item(row, row.id in uncertain, looks_like.get(row.id)) for row in rows]
 
     def ids(self, flt: PhotoFilter | None) -> list[int]:
-        return self.catalog.photo_ids(flt)
+        return self.ctx.catalog.photo_ids(flt)
 
     def source(self) -> GridSource:
         return GridSource(self.count, self.page, self.ids)
@@ -150,12 +150,10 @@ def load_review(
 
 
 def similar_to_photo(ctx: AppContext, photo_id: int) -> list[Neighbour]:
-    """The strip's neighbours of a catalog photo (none without a bundle: the window says
-    why); VitrinaError, saying what to do, for a photo only another bundle tagged."""
+    """The strip's neighbours of a catalog photo; VitrinaError, saying what to do, for a
+    photo only another bundle tagged."""
     from app.core.similar import similar_to_photo
 
-    if not has_tagger(ctx):
-        return []
     return similar_to_photo(ctx, photo_id, SIMILAR_K)
 
 

@@ -8,19 +8,23 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox
 
 from app.core.paths import default_catalog_path
 from app.core.taxonomy import CATEGORY_FAMILY
 from app.ui import catalog_session, shop_session
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.taxonomy_editor import TaxonomyEditor
+from app.ui.window_state import WindowHelper
 
 if TYPE_CHECKING:
     from app.core.export import XmpReport
     from app.core.tag_import import TagImportReport
-    from app.ui.main_window import MainWindow
+    from app.ui.failures_panel import FailuresPanel
+    from app.ui.settings import Settings
+    from app.ui.window_state import WindowHost, WindowState
 
 PHOTO_FILES = "Photos (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff);;All files (*)"
 TAG_FILES = "Tag files (*.csv *.json);;All files (*)"
@@ -50,41 +54,54 @@ def tag_import_summary(name: str, report: TagImportReport) -> str:
     return text
 
 
-class FileActions(QObject):
-    """``tags_imported(report)`` fires after a tag file was applied and the grid refreshed."""
+class FileActions(WindowHelper):
+    """The window acts on ``import_requested(paths)``, ``open_requested(catalog, bundle)``,
+    ``outside_photo_chosen(path)`` and ``tags_imported(report)`` (a tag file was applied:
+    the grid, photo and counts follow)."""
 
+    import_requested = Signal(list)
+    open_requested = Signal(str, str)
+    outside_photo_chosen = Signal(Path)
     tags_imported = Signal(object)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(
+        self,
+        state: WindowState,
+        host: WindowHost,
+        settings: Settings,
+        failures: FailuresPanel,
+        failures_dock: QDockWidget,
+    ) -> None:
+        super().__init__(state, host)
+        self.settings, self.failures, self.failures_dock = settings, failures, failures_dock
         self.summary_box: QMessageBox | None = None
         self.settings_dialog: SettingsDialog | None = None
+        self.accepted_only = QAction("Export accepted tags only", host, checkable=True)
 
     # --- photos ----------------------------------------------------------------------
     def choose_photos(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self.window, "Import photos", "", PHOTO_FILES)
         if files:
-            self.window.import_paths([Path(f) for f in files])
+            self.import_requested.emit([Path(f) for f in files])
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window, "Import a folder of photos")
         if folder:
-            self.window.import_paths([Path(folder)])
+            self.import_requested.emit([Path(folder)])
 
     def choose_outside_photo(self) -> None:
         """File → Find similar to a photo…: the keyboard's way to what a drop on the strip
         does; the photo is tagged in the background and not imported."""
         w = self.window
-        if w.ctx is None:
+        if self.state.ctx is None:
             w.show_problem("No catalog is open, so there is nothing to compare with.")
             return
-        if w.bundle_info is None:
+        if self.state.bundle_info is None:
             w.show_problem("Finding similar photos needs a model bundle (File → Choose bundle…).")
             return
         path, _ = QFileDialog.getOpenFileName(w, "Find similar to a photo", "", PHOTO_FILES)
         if path:
-            w.controller.show_outside_neighbours(Path(path))
+            self.outside_photo_chosen.emit(Path(path))
 
     # --- tags ------------------------------------------------------------------------
     def choose_tag_file(self) -> None:
@@ -97,11 +114,11 @@ class FileActions(QObject):
     def import_tags(self, path: Path) -> bool:
         """Apply a tag file in the background; False (with a message) when no catalog is open."""
         w = self.window
-        if w.ctx is None:
+        if self.state.ctx is None:
             w.show_problem("No catalog is open, so no tags can be imported. Open one first.")
             return False
-        catalog = w.ctx.catalog
-        families = {f.name: f.labels for f in w.families} or None
+        catalog = self.state.ctx.catalog
+        families = {f.name: f.labels for f in self.state.families} or None
         w.statusBar().showMessage(f"Importing tags from {path.name}…")
         w.jobs.start(
             lambda _: catalog_session.import_tags(catalog, path, families),
@@ -115,11 +132,10 @@ class FileActions(QObject):
         w = self.window
         skipped = sorted([*report.bad, *report.unmatched])
         if skipped:
-            w.failures.add_lines(path, skipped)
-            w.failures_dock.show()
+            self.failures.add_lines(path, skipped)
+            self.failures_dock.show()
         text = tag_import_summary(path.name, report)
         w.statusBar().showMessage(text, 15000)
-        w.catalog_changed()
         self._show_summary(text)
         self.tags_imported.emit(report)
 
@@ -135,10 +151,10 @@ class FileActions(QObject):
         """File → Open catalog…: an existing catalog file (New catalog… makes one)."""
         w = self.window
         path, _ = QFileDialog.getOpenFileName(
-            w, "Open a catalog", catalog_folder(w.catalog_location), CATALOG_FILES
+            w, "Open a catalog", catalog_folder(self.state.catalog_location), CATALOG_FILES
         )
         if path:
-            self.apply_settings(path, w.bundle_location)
+            self.apply_settings(path, self.state.bundle_location)
 
     def create_catalog(self) -> None:
         """File → New catalog…: an empty catalog in a file that does not exist yet."""
@@ -146,7 +162,7 @@ class FileActions(QObject):
         path, _ = QFileDialog.getSaveFileName(
             w,
             "New catalog",
-            str(Path(catalog_folder(w.catalog_location)) / "catalog.sqlite"),
+            str(Path(catalog_folder(self.state.catalog_location)) / "catalog.sqlite"),
             CATALOG_FILES,
             options=QFileDialog.Option.DontConfirmOverwrite,
         )
@@ -161,27 +177,25 @@ class FileActions(QObject):
                 "name, or open it with File → Open catalog…."
             )
             return
-        self.apply_settings(str(target), w.bundle_location)
+        self.apply_settings(str(target), self.state.bundle_location)
 
     def choose_bundle(self) -> None:
-        w = self.window
         folder = QFileDialog.getExistingDirectory(
-            w, "Choose a model bundle folder", w.bundle_location
+            self.window, "Choose a model bundle folder", self.state.bundle_location
         )
         if folder:
-            self.apply_settings(w.catalog_location, folder)
+            self.apply_settings(self.state.catalog_location, folder)
 
     def edit_settings(self) -> None:
         """The dialog starts from the catalog and bundle open now (also after a --db
         start); it is window-modal but does not block, and the keys go back to the grid.
         With a catalog open, its shop categories are read first (a tab of their own)."""
-        w = self.window
-        if w.ctx is None:
+        if self.state.ctx is None:
             self._open_settings(None)
             return
-        catalog = w.ctx.catalog
-        labels = next((f.labels for f in w.families if f.name == CATEGORY_FAMILY), ())
-        w.jobs.start(
+        catalog = self.state.ctx.catalog
+        labels = next((f.labels for f in self.state.families if f.name == CATEGORY_FAMILY), ())
+        self.window.jobs.start(
             lambda _: shop_session.taxonomy_rows(catalog, labels),
             name="read shop categories",
             on_result=lambda found: self._open_settings(TaxonomyEditor(*found)),
@@ -196,10 +210,10 @@ class FileActions(QObject):
     def _open_settings(self, taxonomy: TaxonomyEditor | None) -> None:
         w = self.window
         dialog = SettingsDialog(
-            w.catalog_location,
-            w.bundle_location,
+            self.state.catalog_location,
+            self.state.bundle_location,
             w,
-            (w.settings.catalog, w.settings.bundle),
+            (self.settings.catalog, self.settings.bundle),
             taxonomy,
         )
         dialog.accepted.connect(lambda: self._settings_chosen(dialog))
@@ -211,23 +225,23 @@ class FileActions(QObject):
     def _settings_chosen(self, dialog: SettingsDialog) -> None:
         """OK without a change changes nothing (no reopen, nothing saved). Shop categories
         edited are saved in the open catalog first, then it may be reopened."""
-        w = self.window
+        w, state = self.window, self.state
         catalog, bundle = dialog.values()
-        unchanged = (catalog, bundle) == (w.catalog_location, w.bundle_location)
+        unchanged = (catalog, bundle) == (state.catalog_location, state.bundle_location)
 
         def then(saved: int = 0) -> None:
             if saved:
                 w.statusBar().showMessage(f"Saved {saved} shop category row(s).", 8000)
             elif unchanged:
                 w.statusBar().showMessage("Settings unchanged; the open catalog stays open.", 5000)
-            if not unchanged or w.ctx is None:
+            if not unchanged or state.ctx is None:
                 self.apply_settings(catalog, bundle, now=dialog.apply_now.isChecked())
 
         changes = dialog.taxonomy_changes
-        if not changes or w.ctx is None:
+        if not changes or state.ctx is None:
             then()
             return
-        open_catalog = w.ctx.catalog
+        open_catalog = state.ctx.catalog
         w.jobs.start(
             lambda _: shop_session.save_overrides(open_catalog, changes),
             name="save shop categories",
@@ -238,11 +252,11 @@ class FileActions(QObject):
     def apply_settings(self, catalog: str, bundle: str, now: bool = True) -> None:
         """Keep the choice; reopen at once, or say it waits for the next start."""
         w = self.window
-        w.settings.catalog, w.settings.bundle = catalog, bundle
-        w.settings.sync()
+        self.settings.catalog, self.settings.bundle = catalog, bundle
+        self.settings.sync()
         where = f"catalog {catalog or '(default)'} with bundle {bundle or '(default)'}"
         if now:
-            w.open_catalog(catalog, bundle)
+            self.open_requested.emit(catalog, bundle)
             w.statusBar().showMessage(f"Opening the {where}…")
         else:
             w.statusBar().showMessage(
@@ -251,7 +265,7 @@ class FileActions(QObject):
 
     # --- export ----------------------------------------------------------------------
     def choose_export(self, fmt: str) -> None:
-        if self.window.ctx is None:
+        if self.state.ctx is None:
             self.window.show_problem("No catalog is open; there is nothing to export.")
             return
         target, _ = QFileDialog.getSaveFileName(
@@ -263,10 +277,10 @@ class FileActions(QObject):
     def export_to(self, fmt: str, target: Path) -> None:
         """CSV or JSON of the catalog, written in the background (as `vitrina export`)."""
         w = self.window
-        if w.ctx is None:
+        if self.state.ctx is None:
             w.show_problem("No catalog is open; there is nothing to export.")
             return
-        catalog, accepted = w.ctx.catalog, w.menus.accepted_only.isChecked()
+        catalog, accepted = self.state.ctx.catalog, self.accepted_only.isChecked()
         w.statusBar().showMessage(f"Exporting {fmt.upper()}…")
         w.jobs.start(
             lambda _: catalog_session.export_table(catalog, fmt, accepted, target),
@@ -279,10 +293,10 @@ class FileActions(QObject):
 
     def export_xmp(self) -> None:
         w = self.window
-        if w.ctx is None:
+        if self.state.ctx is None:
             w.show_problem("No catalog is open; there is nothing to export.")
             return
-        catalog = w.ctx.catalog
+        catalog = self.state.ctx.catalog
         w.statusBar().showMessage("Writing XMP sidecars…")
         w.jobs.start(
             lambda _: catalog_session.write_sidecars(catalog),
@@ -298,7 +312,7 @@ class FileActions(QObject):
             failures: Iterable[tuple[Path, str]] = (
                 (Path(p), reason) for p, reason in report.failures
             )
-            w.failures.add(failures)
-            w.failures_dock.show()
+            self.failures.add(failures)
+            self.failures_dock.show()
             text += f" {len(report.failures)} could not be written (see Import failures)."
         w.statusBar().showMessage(text, 10000)

@@ -8,17 +8,20 @@ and the result, and hands the window the families suggestions are decided with n
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from app.ui.learning_offer import LearningOffer
 from app.ui.learning_runs import LearningOutcome, LearningRuns
+from app.ui.window_state import WindowHelper
 
 if TYPE_CHECKING:
-    from app.ui.main_window import MainWindow
+    from app.ui.import_progress import ImportProgress
+    from app.ui.window_state import WindowHost, WindowState
 
 # Tag decisions (accept, set, reject, and their undos) since the last learning before the
 # status bar offers to learn again: about an hour of keyboard review, and enough for a
@@ -38,14 +41,22 @@ def outcome_html(outcome: LearningOutcome) -> str:
     return f"<p>{html.escape(outcome.headline)}</p>" + (f"<ul>{items}</ul>" if items else "")
 
 
-class LearningActions(QObject):
-    """``finished(outcome)`` once a run's families are in use in the window."""
+class LearningActions(WindowHelper):
+    """``finished(outcome)`` once a run's families are in use in the window;
+    ``running_changed`` when a run starts or ends (the job actions follow)."""
 
     finished = Signal(object)
+    running_changed = Signal()
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(
+        self,
+        state: WindowState,
+        host: WindowHost,
+        progress: ImportProgress,
+        job_running: Callable[[], bool],
+    ) -> None:
+        super().__init__(state, host)
+        self.progress, self.job_running = progress, job_running
         self.runs = LearningRuns(self)
         self.offer = LearningOffer()
         self.result_box: QMessageBox | None = None
@@ -73,13 +84,13 @@ class LearningActions(QObject):
     # --- runs ------------------------------------------------------------------------
     def _can_run(self, doing: str) -> bool:
         w = self.window
-        if w.ctx is None or w.bundle_info is None:
+        if not self.state.has_bundle:
             w.show_problem(
                 f"{doing} needs an open catalog and a model bundle "
                 "(File → Open catalog…, File → Choose bundle…)."
             )
             return False
-        if w.job_running:
+        if self.job_running():
             w.statusBar().showMessage(
                 f"An import, re-tag or learning is running; {doing.lower()} when it ends.", 5000
             )
@@ -89,18 +100,18 @@ class LearningActions(QObject):
     def learn(self) -> bool:
         """Tools → Learn from reviews…: fit, re-set thresholds and refresh suggestions in
         the background; False (with a message) when it cannot start now."""
-        w = self.window
-        if not self._can_run("Learning from reviews") or w.ctx is None:
+        ctx, info = self.state.ctx, self.state.bundle_info
+        if not self._can_run("Learning from reviews") or ctx is None:
             return False
-        if w.bundle_info is not None and not w.bundle_info.learns:
-            w.show_problem(
-                f"The bundle {w.bundle_info.label} has no features output, so this catalog "
+        if info is not None and not info.learns:
+            self.window.show_problem(
+                f"The bundle {info.label} has no features output, so this catalog "
                 "cannot learn from its reviews with it; bundles exported by vitrina-train "
                 "have one."
             )
             return False
         started = datetime.now(UTC)
-        self.runs.start_learn(w.ctx)
+        self.runs.start_learn(ctx)
         self.since, self._later = started, 0  # what is decided from now on is new
         self.offer.hide()
         self._started("Learning from reviews", "Reading the reviews…")
@@ -109,8 +120,8 @@ class LearningActions(QObject):
     def forget(self) -> bool:
         """Tools → Forget what was learned…: asks, then restores the bundle's suggestions
         and thresholds in the background."""
-        w = self.window
-        if not self._can_run("Forgetting what was learned") or w.ctx is None:
+        ctx = self.state.ctx
+        if not self._can_run("Forgetting what was learned") or ctx is None:
             return False
         if not self.confirm(
             "Forget what this catalog learned from its reviews?\n\nSuggestions and thresholds "
@@ -118,7 +129,7 @@ class LearningActions(QObject):
             "are, and Tools → Learn from reviews… learns again from them."
         ):
             return False
-        self.runs.start_forget(w.ctx)
+        self.runs.start_forget(ctx)
         self.since, self._later = datetime.now(UTC), 0
         self.offer.hide()
         self._started("Forgetting what was learned", "Restoring the bundle's suggestions…")
@@ -128,37 +139,34 @@ class LearningActions(QObject):
         self.runs.cancel()
 
     def _started(self, doing: str, first: str) -> None:
-        w = self.window
-        w.progress.reset_visibility()
-        w.progress.start(doing, first)
-        w.update_job_actions()
+        self.progress.reset_visibility()
+        self.progress.start(doing, first)
+        self.running_changed.emit()
 
     def _progressed(self, done: int, total: int) -> None:
-        progress = self.window.progress
+        progress = self.progress
         if total and done < total:
             progress.show_steps(f"Learning from reviews… {done / total:.0%}", done, total)
         else:
             progress.show_steps("Refreshing the suggestions…", 0, 0)
 
     def _finished(self, outcome: LearningOutcome) -> None:
-        w = self.window
-        w.progress.finish(outcome.headline)
-        w.update_job_actions()
-        w.set_families(outcome.families)
+        self.progress.finish(outcome.headline)
+        self.running_changed.emit()
+        self.state.set_families(outcome.families)
         if outcome.lines:
             self._show_result(outcome)
         self.finished.emit(outcome)
 
     def _failed(self, message: str) -> None:
-        w = self.window
-        w.progress.finish("Learning stopped.")
-        w.update_job_actions()
-        w.show_problem(message)
+        self.progress.finish("Learning stopped.")
+        self.running_changed.emit()
+        self.window.show_problem(message)
 
     def _show_result(self, outcome: LearningOutcome) -> None:
         """Window-modal but not blocking: Enter closes it and the keys go back to the grid."""
         text = outcome_html(outcome)
-        overridden = [f.name for f in outcome.families if f.name in self.window.overrides]
+        overridden = [f.name for f in outcome.families if f.name in self.state.thresholds]
         if overridden:
             text += (
                 f"<p>Your own threshold for {', '.join(overridden)} still applies; "
@@ -199,13 +207,12 @@ class LearningActions(QObject):
     def check_offer(self) -> None:
         """Count the decisions since the last learning in the background (one indexed
         COUNT); nothing while a job over the whole catalog runs."""
-        w = self.window
-        info = w.bundle_info
-        if w.ctx is None or info is None or not info.learns or self._checking or w.job_running:
+        ctx, info = self.state.ctx, self.state.bundle_info
+        if ctx is None or info is None or not info.learns or self._checking or self.job_running():
             return
         self._checking = True
-        catalog, since = w.ctx.catalog, self.since
-        w.jobs.start(
+        catalog, since = ctx.catalog, self.since
+        self.window.jobs.start(
             lambda _: catalog.review_count_since(since),
             name="count new reviews",
             on_result=lambda count: self._counted(count, since),

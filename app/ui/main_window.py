@@ -1,6 +1,7 @@
 """The main window: grid + filters | preview + similar strip | review + thresholds.
 
-It builds and wires the widgets and keeps the open catalog; the work lives elsewhere:
+It builds and wires the widgets; what is open lives in window_state (the helpers read
+it there, and get the widgets they drive, never this window); the work lives elsewhere:
 keys and menus in window_menus, the File menu's dialogs and jobs in file_actions,
 review in review_controller, photo import in import_controller, learning from reviews
 in learning_actions, and the calls into app.core in catalog_session.
@@ -55,10 +56,12 @@ from app.ui.threshold_panel import ThresholdPanel
 from app.ui.thumbnail_cache import ThumbnailCache
 from app.ui.window_menus import WindowMenus
 from app.ui.window_panes import PhotoGrid, WindowPanes
+from app.ui.window_state import WindowState
 from app.ui.workers import WorkerPool
 
 if TYPE_CHECKING:
     from app.core.bundle import Family
+    from app.core.catalog import PhotoFilter
     from app.core.context import AppContext
     from app.core.importer import ImportReport
 
@@ -84,31 +87,36 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.settings = settings
         self.reporter = reporter or ErrorReporter(self)
-        self.ctx: AppContext | None = None
-        self.families: tuple[Family, ...] = ()
-        self.overrides: dict[str, float] = {}
-        self.catalog_name = ""
-        # What open_catalog was given (a --db/--bundle start beats the settings): the
-        # Settings dialog shows it, so OK without a change keeps this catalog open.
-        self.catalog_location = ""
-        self.bundle_location = ""
-        self.bundle_info: BundleInfo | None = None
-        self.bundle_problem = ""
-        self._grid_reads: CatalogGrid | None = None
+        self.state = WindowState(self)
         self._keep_current: int | None = None  # photo to select again after a grid reload
         self._keep_row: int | None = None  # or the row, after photos were removed
         self._keep_message = False  # the reload follows a removal, which has its message
         self.jobs = WorkerPool(2, self)
         self._build_widgets()
         self._build_layout()
-        self.files = FileActions(self)
-        self.removal = PhotoRemoval(self)
-        self.learning = LearningActions(self)
-        self.products = ProductActions(self)
+        state, busy = self.state, lambda: self.job_running
+        self.files = FileActions(state, self, settings, self.failures, self.failures_dock)
+        self.removal = PhotoRemoval(state, self, self.controller, self.grid, self.model, busy)
+        self.learning = LearningActions(state, self, self.progress, busy)
+        self.products = ProductActions(state, self, self.controller, self.grid, self.photo_filter)
         self.status_bar.addPermanentWidget(self.learning.offer)
         self.menus = WindowMenus(self)
         self._wire()
         self._restore_layout()
+
+    @property
+    def ctx(self) -> AppContext | None:
+        """The open catalog's context (the state holds it)."""
+        return self.state.ctx
+
+    @property
+    def families(self) -> tuple[Family, ...]:
+        return self.state.families
+
+    @property
+    def overrides(self) -> dict[str, float]:
+        """The user's thresholds (the state holds them)."""
+        return self.state.thresholds
 
     # --- construction ----------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -129,7 +137,14 @@ class MainWindow(QMainWindow):
         self.stats_label = QLabel()
         self.importer = ImportController(self)
         self.controller = ReviewController(
-            self.grid, self.model, self.review, self.preview, self.strip, self.preview_thumbs, self
+            self.grid,
+            self.model,
+            self.review,
+            self.preview,
+            self.strip,
+            self.preview_thumbs,
+            self.state,
+            self,
         )
 
     def _build_layout(self) -> None:
@@ -160,6 +175,19 @@ class MainWindow(QMainWindow):
         self.filter_bar.changed.connect(self.apply_filter)
         self.filter_bar.typing_done.connect(self.focus_grid)
         self.thresholds.changed.connect(self.set_overrides)
+        self.state.thresholds_changed.connect(self._thresholds_changed)
+        self.state.families_changed.connect(self._families_changed)
+        self.files.import_requested.connect(self.import_paths)
+        self.files.open_requested.connect(self.open_catalog)
+        self.files.outside_photo_chosen.connect(self.controller.show_outside_neighbours)
+        self.files.tags_imported.connect(lambda _: self.catalog_changed())
+        self.removal.reload_at_row.connect(self.reload_grid_at)
+        self.removal.reload_on_photo.connect(self.reload_grid_on)
+        self.removal.removed.connect(lambda _: self._photos_came_or_went())
+        self.removal.restored.connect(lambda _: self._photos_came_or_went())
+        self.learning.running_changed.connect(self.update_job_actions)
+        self.products.decided.connect(lambda _: self.apply_filter())  # marks follow
+        self.controller.clear_filters_requested.connect(self.clear_filters)
         self.controller.status.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.controller.problem.connect(self.show_problem)
         self.controller.undo_stack.indexChanged.connect(lambda _: self._stats_soon.start())
@@ -190,7 +218,7 @@ class MainWindow(QMainWindow):
     def open_catalog(self, location: str, bundle: str) -> None:
         """Open a catalog in the background; the window stays usable meanwhile."""
         self._close_context()
-        self.catalog_location, self.bundle_location = location, bundle
+        self.state.catalog_location, self.state.bundle_location = location, bundle
         self.progress.hide()  # the last import's line belongs to the catalog just closed
         self.stats_label.setText("")
         self.statusBar().showMessage("Opening the catalog…")
@@ -203,28 +231,20 @@ class MainWindow(QMainWindow):
         )
 
     def _opened(self, opened: OpenedCatalog) -> None:
-        self.ctx = opened.ctx
-        self.families = opened.families
-        known = {f.name for f in self.families}
-        self.overrides = {k: v for k, v in self.settings.thresholds().items() if k in known}
-        self.ctx.thresholds = dict(self.overrides)
-        self.thresholds.set_families(self.families, self.overrides)
+        state = self.state
+        state.opened(opened, self.settings.thresholds())
+        self.thresholds.set_families(state.families, state.thresholds)
         QTimer.singleShot(0, self.panes.fit_thresholds)
-        self.filter_bar.set_families({f.name: f.labels for f in self.families})
-        self.controller.bind(self.ctx, self.families, self.overrides)
-        self._grid_reads = CatalogGrid(self.ctx.catalog, self.overrides)
-        self.model.set_source(
-            self._grid_reads.source(), self.filter_bar.photo_filter(self.overrides)
-        )
+        self.filter_bar.set_families({f.name: f.labels for f in state.families})
+        self.controller.bind()
+        self.model.set_source(CatalogGrid(opened.ctx).source(), self.photo_filter())
         if opened.bundle_problem:
             self.banner.show_no_bundle(opened.bundle_problem)
             self.strip.show_message("Similar items need a model bundle.")
-        self.catalog_name, self.bundle_info = opened.catalog_name, opened.bundle
-        self.bundle_problem = opened.bundle_problem
-        if not opened.bundle_problem:
+        else:
             self._show_other_bundle(opened.not_tagged_by_bundle)
             self.learning.catalog_opened(opened.learned_at)
-        self.setWindowTitle(window_title(self.catalog_name, self.bundle_info))
+        self.setWindowTitle(window_title(state.catalog_name, state.bundle_info))
         self._show_opened_message(opened.notices)
         self.refresh_stats()
         self.refresh_shares()
@@ -249,13 +269,14 @@ class MainWindow(QMainWindow):
         self.banner.show_no_catalog(message)
         self.statusBar().showMessage("No catalog open.")
         self.setWindowTitle("Vitrina — no catalog open")
-        self.catalog_name, self.bundle_info, self.bundle_problem = "", None, ""
+        self.state.open_failed()
         self.review.show_review(None, "No catalog open.")
         self.model.set_source(None)
         self.opened.emit()
 
     def _close_context(self) -> None:
-        if self.ctx is None:
+        ctx = self.state.ctx
+        if ctx is None:
             return
         self.importer.cancel()
         self.learning.cancel()
@@ -263,16 +284,16 @@ class MainWindow(QMainWindow):
         self.learning.runs.wait(10000)
         self.learning.offer.hide()
         self.controller.wait(5000)
-        self.controller.bind(None, (), {})
+        self.state.closed()
+        self.controller.bind()
         self.model.set_source(None)
         self.model.shutdown()
-        self.ctx.close()
-        self.ctx = None
+        ctx.close()
         gc.unfreeze()  # let the GC reclaim what the closed catalog leaves behind
 
     # --- grid, filters, thresholds ---------------------------------------------------
-    def photo_filter(self) -> object:
-        return self.filter_bar.photo_filter(self.overrides)
+    def photo_filter(self) -> PhotoFilter:
+        return self.filter_bar.photo_filter(self.state.thresholds)
 
     def apply_filter(self) -> None:
         self._keep_current = self.controller.current_id
@@ -327,32 +348,30 @@ class MainWindow(QMainWindow):
         self.filter_bar.search.selectAll()
 
     def set_overrides(self, overrides: Mapping[str, float]) -> None:
-        """A slider moved: save it, re-decide what is confident, update shares and marks."""
-        self.overrides = dict(overrides)
-        self.settings.set_thresholds(self.overrides)
-        if self.ctx is not None:
-            self.ctx.thresholds = dict(self.overrides)
-        if self._grid_reads is not None:
-            self._grid_reads.thresholds = dict(self.overrides)
-        self.controller.set_overrides(self.overrides)
+        """A slider moved: save it; the state re-decides what is confident with it."""
+        self.settings.set_thresholds(dict(overrides))
+        self.state.set_thresholds(overrides)
+
+    def _thresholds_changed(self) -> None:
+        """The open photo follows (the review controller); shares and marks follow here."""
         self.apply_filter()
         self.refresh_shares()
 
-    def set_families(self, families: Sequence[Family]) -> None:
+    def _families_changed(self) -> None:
         """Learning or forgetting changed the families suggestions are decided with: their
         labels in the filters and the label list, their thresholds in the panel (the
         user's own stay), the grid's marks, the open photo and the counts follow."""
-        self.families = tuple(families)
-        self.thresholds.set_families(self.families, self.overrides)
+        families = self.state.families
+        self.thresholds.set_families(families, self.state.thresholds)
         QTimer.singleShot(0, self.panes.fit_thresholds)  # once the new rows are laid out
-        self.filter_bar.set_families({f.name: f.labels for f in self.families})
-        self.controller.families = self.families
+        self.filter_bar.set_families({f.name: f.labels for f in families})
         self.catalog_changed()
 
     def refresh_shares(self) -> None:
-        if self.ctx is None or not self.families:
+        ctx = self.state.ctx
+        if ctx is None or not self.state.families:
             return
-        catalog, overrides = self.ctx.catalog, dict(self.overrides)
+        catalog, overrides = ctx.catalog, dict(self.state.thresholds)
         self.jobs.start(
             lambda _: catalog_session.confident_shares(catalog, overrides),
             name="confident shares",
@@ -480,12 +499,18 @@ class MainWindow(QMainWindow):
         self.focus_grid_unless_typing()
         self.import_finished.emit(report)
 
+    def _photos_came_or_went(self) -> None:
+        """Photos were removed or put back: the counts follow."""
+        self.refresh_stats()
+        self.refresh_shares()
+        self.recount_other_bundle()
+
     def recount_other_bundle(self) -> None:
         """After photos left the catalog: the banner's count of photos another bundle
         tagged (only while it shows; one the user closed stays closed)."""
-        if self.ctx is None or self.bundle_info is None or not self.banner.isVisible():
+        ctx = self.state.ctx
+        if ctx is None or self.state.bundle_info is None or not self.banner.isVisible():
             return
-        ctx = self.ctx
         self.jobs.start(
             lambda _: catalog_session.not_tagged_by_bundle(ctx),
             name="count photos another bundle tagged",
@@ -493,8 +518,9 @@ class MainWindow(QMainWindow):
         )
 
     def _show_other_bundle(self, count: int) -> None:
-        if count and self.bundle_info is not None:
-            self.banner.show_other_bundle(count, self.bundle_info.label)
+        info = self.state.bundle_info
+        if count and info is not None:
+            self.banner.show_other_bundle(count, info.label)
         else:
             self.banner.hide()
 
@@ -547,8 +573,9 @@ class MainWindow(QMainWindow):
         self.panes.threshold_box.setVisible(self.menus.thresholds.isChecked())
 
     def show_about(self) -> AboutDialog:
+        state = self.state
         dialog = show_about(
-            self, about_html(self.catalog_name, self.bundle_info, self.bundle_problem)
+            self, about_html(state.catalog_name, state.bundle_info, state.bundle_problem)
         )
         dialog.finished.connect(lambda _: self.focus_grid())
         return dialog

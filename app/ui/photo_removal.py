@@ -9,16 +9,21 @@ never lost or applied to a removed photo.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QUndoCommand
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QListView, QMessageBox
+
+from app.ui.window_state import WindowHelper
 
 if TYPE_CHECKING:
     from app.core.catalog import RemovedPhotos
-    from app.ui.main_window import MainWindow
+    from app.ui.catalog_model import CatalogModel
+    from app.ui.review_controller import ReviewController
+    from app.ui.window_state import WindowHost, WindowState
 
 
 def removal_question(count: int, accepted: int, name: str = "") -> str:
@@ -38,39 +43,52 @@ def removal_question(count: int, accepted: int, name: str = "") -> str:
     )
 
 
-class PhotoRemoval(QObject):
-    """``removed(ids)`` fires once the photos are out of the catalog and the grid reloads;
-    ``restored(ids)`` once an undo has put them back (under their ids now)."""
+class PhotoRemoval(WindowHelper):
+    """``removed(ids)`` fires once the photos are out of the catalog, after
+    ``reload_at_row(row)`` asked the grid to reload (the photo now at ``row`` current);
+    ``restored(ids)`` once an undo has put them back (under their ids now), after
+    ``reload_on_photo(id)``. Counts follow both."""
 
     removed = Signal(list)
     restored = Signal(list)
+    reload_at_row = Signal(int)
+    reload_on_photo = Signal(int)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(
+        self,
+        state: WindowState,
+        host: WindowHost,
+        controller: ReviewController,
+        grid: QListView,
+        model: CatalogModel,
+        job_running: Callable[[], bool],
+    ) -> None:
+        super().__init__(state, host)
+        self.controller, self.grid, self.model = controller, grid, model
+        self.job_running = job_running
         self.confirm = self._confirm  # tests answer in its place
 
     def remove_selected(self) -> None:
         """Ask about the selected photos (the current one if none is selected)."""
-        w = self.window
-        ids = w.controller.selected_ids()
-        if w.ctx is None or not ids or w.controller.writer is None:
+        w, c = self.window, self.controller
+        ids = c.selected_ids()
+        if self.state.ctx is None or not ids or c.writer is None:
             return
-        if w.job_running:
+        if self.job_running():
             w.statusBar().showMessage(
                 "Photos cannot be removed while an import, re-tag or learning runs: wait for "
                 "it to finish, or cancel it (Esc).",
                 10000,
             )
             return
-        rows = [i.row() for i in w.grid.selectionModel().selectedIndexes()]
-        row = min(rows) if rows else w.grid.currentIndex().row()
-        item = w.model.item(row)
+        rows = [i.row() for i in self.grid.selectionModel().selectedIndexes()]
+        row = min(rows) if rows else self.grid.currentIndex().row()
+        item = self.model.item(row)
         name = Path(item.path).name if len(ids) == 1 and item else ""
-        catalog = w.ctx.catalog
+        catalog = self.state.ctx.catalog
         # Counted behind the edits still being written, so an accept made just before
         # (A, then Delete) is in the count.
-        w.controller.writer.run(
+        c.writer.run(
             lambda: catalog.accepted_tag_count(ids),
             name="count accepted tags",
             on_result=lambda accepted: self._ask(ids, accepted, row, name),
@@ -78,30 +96,26 @@ class PhotoRemoval(QObject):
         )
 
     def _ask(self, ids: list[int], accepted: int, row: int, name: str) -> None:
-        w = self.window
-        if w.ctx is None or w.controller.writer is None:
+        if self.state.ctx is None or self.controller.writer is None:
             return
         if not self.confirm(removal_question(len(ids), accepted, name)):
             return
-        w.statusBar().showMessage(f"Removing {len(ids):,} photo(s)…")
-        w.controller.undo_stack.push(RemoveCommand(self, ids, row))
+        self.window.statusBar().showMessage(f"Removing {len(ids):,} photo(s)…")
+        self.controller.undo_stack.push(RemoveCommand(self, ids, row))
 
     def done(self, removed: list[int], row: int) -> None:
-        w = self.window
-        w.statusBar().showMessage(
+        self.window.statusBar().showMessage(
             f"Removed {len(removed):,} photo(s) from the catalog; the files stay on disk. "
             "Ctrl+Z puts them back.",
             10000,
         )
-        w.reload_grid_at(max(row, 0))
-        self._refresh()
+        self.reload_at_row.emit(max(row, 0))
         self.removed.emit(removed)
 
     def put_back(self, removed: RemovedPhotos, back: dict[int, int]) -> None:
         """An undone removal. Photos imported again since keep their new entries; if any
         stayed out or came back under a new id, older edits could name the wrong photo,
         so the history ends there (the message says so)."""
-        w = self.window
         text = f"Put {len(back):,} photo(s) back in the catalog with their tags."
         stayed_out = [photo["path"] for photo in removed.photos if photo["id"] not in back]
         if stayed_out:
@@ -110,19 +124,12 @@ class PhotoRemoval(QObject):
                 f" (e.g. {Path(stayed_out[0]).name}); their earlier tags were not put back."
             )
         if stayed_out or any(old != new for old, new in back.items()):
-            w.controller.undo_stack.clear()
+            self.controller.undo_stack.clear()
             text += " Earlier edits can no longer be undone."
-        w.statusBar().showMessage(text, 10000)
+        self.window.statusBar().showMessage(text, 10000)
         if back:
-            w.reload_grid_on(min(back.values()))
-        self._refresh()
+            self.reload_on_photo.emit(min(back.values()))
         self.restored.emit(sorted(back.values()))
-
-    def _refresh(self) -> None:
-        w = self.window
-        w.refresh_stats()
-        w.refresh_shares()
-        w.recount_other_bundle()
 
     def _confirm(self, question: str) -> bool:
         title, _, rest = question.partition("\n\n")
@@ -134,7 +141,7 @@ class PhotoRemoval(QObject):
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         box.exec()
-        self.window.grid.setFocus()
+        self.grid.setFocus()
         return box.clickedButton() is remove
 
 
@@ -143,9 +150,9 @@ class RemoveCommand(QUndoCommand):
 
     def __init__(self, removal: PhotoRemoval, ids: list[int], row: int) -> None:
         super().__init__(f"remove {len(ids):,} photo(s) from the catalog")
-        window = removal.window
-        assert window.ctx is not None and window.controller.writer is not None
-        self._ctx, self._writer = window.ctx, window.controller.writer
+        ctx, writer = removal.state.ctx, removal.controller.writer
+        assert ctx is not None and writer is not None
+        self._ctx, self._writer = ctx, writer
         self._removal, self._ids, self._row = removal, ids, row
         self._removed: RemovedPhotos | None = None  # set on the writer's thread
 
@@ -183,7 +190,7 @@ class RemoveCommand(QUndoCommand):
     def _put_back_failed(self, message: str) -> None:
         """The photos are still out and their rows still held here, so Ctrl+Z can try
         again: the stack steps forward over this command (its redo does nothing)."""
-        stack = self._removal.window.controller.undo_stack
+        stack = self._removal.controller.undo_stack
         if stack.command(stack.index()) is self:
             stack.redo()
         self._removal.window.show_problem(

@@ -8,46 +8,59 @@ reloaded after a decision so its marks follow.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex, QObject, Signal
+from PySide6.QtCore import QModelIndex, Signal
 
 from app.ui import shop_session
 from app.ui.catalog_model import GridItem, PhotoRole
+from app.ui.window_state import WindowHelper
 
 if TYPE_CHECKING:
-    from app.ui.main_window import MainWindow
+    from PySide6.QtWidgets import QListView
+
+    from app.core.catalog import PhotoFilter
+    from app.ui.review_controller import ReviewController
+    from app.ui.window_state import WindowHost, WindowState
 
 
-class ProductActions(QObject):
-    """``decided(text)`` after a group, ungroup or dismiss was written (tests wait on it)."""
+class ProductActions(WindowHelper):
+    """``decided(text)`` after a group, ungroup or dismiss was written: the window reloads
+    the grid so its marks and the duplicates filter follow (tests wait on it too)."""
 
     decided = Signal(str)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        window.grid.selectionModel().currentChanged.connect(self._say_look_alike)
+    def __init__(
+        self,
+        state: WindowState,
+        host: WindowHost,
+        controller: ReviewController,
+        grid: QListView,
+        photo_filter: Callable[[], PhotoFilter],
+    ) -> None:
+        super().__init__(state, host)
+        self.controller, self.grid, self.photo_filter = controller, grid, photo_filter
+        grid.selectionModel().currentChanged.connect(self._say_look_alike)
 
     def _ready(self) -> bool:
-        if self.window.ctx is None:
+        if self.state.ctx is None:
             self.window.show_problem("No catalog is open; open one from the File menu.")
             return False
         return True
 
     def _done(self, text: str) -> None:
         self.window.statusBar().showMessage(text, 8000)
-        self.window.apply_filter()  # marks and the duplicates filter follow
         self.decided.emit(text)
 
     def group(self) -> None:
         """G: one product of the selected photos, or of the photo and its look-alike."""
         if not self._ready():
             return
-        ids = self.window.controller.selected_ids()
-        if not ids:
+        ids = self.controller.selected_ids()
+        if not ids or self.state.ctx is None:
             return
-        catalog = self.window.ctx.catalog
+        catalog = self.state.ctx.catalog
 
         def shown(result: shop_session.Grouped | None) -> None:
             if result is None:
@@ -70,7 +83,7 @@ class ProductActions(QObject):
         """Shift+G: the selected photos leave their products."""
         if not self._ready():
             return
-        ids, catalog = self.window.controller.selected_ids(), self.window.ctx.catalog
+        ids, catalog = self.controller.selected_ids(), self.state.ctx.catalog
         self.window.jobs.start(
             lambda _: catalog.ungroup_photos(ids),
             name="ungroup photos",
@@ -82,7 +95,7 @@ class ProductActions(QObject):
         """D: the selected photos are not duplicates of their look-alikes."""
         if not self._ready():
             return
-        ids, catalog = self.window.controller.selected_ids(), self.window.ctx.catalog
+        ids, catalog = self.controller.selected_ids(), self.state.ctx.catalog
         self.window.jobs.start(
             lambda _: catalog.dismiss_near_duplicates(ids),
             name="dismiss duplicates",
@@ -100,13 +113,14 @@ class ProductActions(QObject):
         if not self._ready():
             return
         w = self.window
-        catalog, flt, row = w.ctx.catalog, w.photo_filter(), w.grid.currentIndex().row()
+        catalog, flt = self.state.ctx.catalog, self.photo_filter()
+        row = self.grid.currentIndex().row()
 
         def go(found: int) -> None:
             if found < 0:
                 w.statusBar().showMessage("No photo here has an uncertain suggestion left.", 5000)
             else:
-                w.controller.select_row(found)
+                self.controller.select_row(found)
 
         w.jobs.start(
             lambda _: shop_session.next_uncertain_row(catalog, flt, row),

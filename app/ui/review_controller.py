@@ -28,8 +28,8 @@ from app.ui.thumbnail_cache import ThumbnailCache
 from app.ui.workers import WorkerPool
 
 if TYPE_CHECKING:
-    from app.core.bundle import Family
     from app.core.context import AppContext
+    from app.ui.window_state import WindowState
 
 LOAD_DELAY_MS = 40
 
@@ -51,6 +51,7 @@ class ReviewController(QObject):
     review_shown = Signal(object)  # PhotoReview
     similar_shown = Signal(list)  # Neighbour list
     jumped = Signal(int)  # photo id now current
+    clear_filters_requested = Signal()  # a jump to a photo the filter hides
 
     def __init__(
         self,
@@ -60,15 +61,14 @@ class ReviewController(QObject):
         preview: PreviewPane,
         strip: SimilarStrip,
         preview_cache: ThumbnailCache,
+        state: WindowState,
         parent: QWidget,
     ) -> None:
         super().__init__(parent)
         self.grid, self.model, self.panel = grid, model, panel
         self.preview, self.strip, self.preview_cache = preview, strip, preview_cache
-        self.window = parent
-        self.ctx: AppContext | None = None
-        self.families: tuple[Family, ...] = ()
-        self.overrides: dict[str, float] = {}
+        self.state = state
+        self.window = parent  # the dialogs' parent
         self.writer: TagWriter | None = None
         self.undo_stack = QUndoStack(self)
         self.current_id: int | None = None
@@ -87,6 +87,7 @@ class ReviewController(QObject):
         strip.outside_photo.connect(self.show_outside_neighbours)
         model.reloaded.connect(self._after_reload)
         model.dataChanged.connect(self._rows_loaded)
+        state.thresholds_changed.connect(self.reload_current)
         self.ask_label: Callable[
             [Mapping[str, Sequence[str]], str | None, str, str | None], tuple[str, str] | None
         ]
@@ -94,12 +95,13 @@ class ReviewController(QObject):
         self.ask_text: Callable[[str], str | None] = self._ask_text
 
     # --- binding ---------------------------------------------------------------------
-    def bind(
-        self, ctx: AppContext | None, families: Sequence[Family], overrides: Mapping[str, float]
-    ) -> None:
-        self.ctx = ctx
-        self.families = tuple(families)
-        self.overrides = dict(overrides)
+    @property
+    def ctx(self) -> AppContext | None:
+        return self.state.ctx
+
+    def bind(self) -> None:
+        """The state's catalog opened or closed: edits go to its writer, undo starts empty."""
+        ctx = self.state.ctx
         self.undo_stack.clear()
         if self.writer is not None:
             self.writer.wait(5000)
@@ -119,10 +121,6 @@ class ReviewController(QObject):
         self.preview.show_caption("")
         self.preview.show_pixmap(None, why)
         self.strip.show_message("")
-
-    def set_overrides(self, overrides: Mapping[str, float]) -> None:
-        self.overrides = dict(overrides)
-        self.reload_current()
 
     @property
     def current_sha(self) -> str:
@@ -161,13 +159,19 @@ class ReviewController(QObject):
         ctx, photo_id = self.ctx, self.current_id
         if ctx is None or photo_id is None:
             return
-        families, overrides = self.families, dict(self.overrides)
+        families, overrides = self.state.families, dict(self.state.thresholds)
         self._reads.start(
             lambda _: catalog_session.load_review(ctx.catalog, photo_id, families, overrides),
             name="load photo",
             on_result=self._review_loaded,
             on_error=self._read_failed,
         )
+        if not self.state.has_bundle:
+            if self._outside is None:
+                self.strip.show_message(
+                    "Similar items need a model bundle (File → Choose bundle…)."
+                )
+            return
         self._reads.start(
             lambda _: catalog_session.similar_to_photo(ctx, photo_id),
             name="similar items",
@@ -211,9 +215,6 @@ class ReviewController(QObject):
     def _similar_loaded(self, photo_id: int, neighbours: list) -> None:
         # An outside photo dropped on the strip keeps it until another photo is chosen.
         if photo_id != self.current_id or self._outside is not None:
-            return
-        if self.ctx is not None and not catalog_session.has_tagger(self.ctx):
-            self.strip.show_message("Similar items need a model bundle (File → Choose bundle…).")
             return
         self.strip.show_neighbours(f"Similar items ({len(neighbours)})", neighbours)
         self.similar_shown.emit(neighbours)
@@ -281,7 +282,7 @@ class ReviewController(QObject):
                 return
             self._pending_jump = photo_id
             self.status.emit("The photo was hidden by the filter; the filter was cleared.")
-            self.window.clear_filters()
+            self.clear_filters_requested.emit()
 
         self.model.row_of(photo_id, found)
 
@@ -314,7 +315,7 @@ class ReviewController(QObject):
         ids = self.selected_ids()
         if not ids:
             return
-        overrides = dict(self.overrides)
+        overrides = dict(self.state.thresholds)
         text = "accept confident" if len(ids) == 1 else f"accept confident on {len(ids)} photos"
         if self._push(text, lambda cat: tag_edits.accept_confident(cat, ids, overrides), ids):
             self.step(1)
@@ -399,7 +400,7 @@ class ReviewController(QObject):
             self._slot_edit("add", ids, None, text.strip(), None)
 
     def _family_labels(self) -> dict[str, tuple[str, ...]]:
-        labels = {f.name: f.labels for f in self.families}
+        labels = {f.name: f.labels for f in self.state.families}
         review = self.panel.review
         if not labels and review is not None:
             labels = {f.family: f.labels for f in review.families if f.labels}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -27,10 +27,11 @@ from PySide6.QtWidgets import (
 
 from app.core.shop_export import FORMATS, preview
 from app.ui import shop_session
+from app.ui.window_state import WindowHost
 
 if TYPE_CHECKING:
+    from app.core.context import AppContext
     from app.core.shop_export import ShopExport
-    from app.ui.main_window import MainWindow
 
 PREVIEW_ROWS = 8
 DEFAULT_NAMES = {"shopify": "products.csv", "google": "feed.tsv", "google-xml": "feed.xml"}
@@ -57,13 +58,20 @@ def summary_text(export: ShopExport) -> str:
     return text
 
 
+class ShopHost(WindowHost, Protocol):
+    """The window, as the dialog sees it: the open catalog besides the helpers' host."""
+
+    @property
+    def ctx(self) -> AppContext | None: ...
+
+
 class ShopExportDialog(QDialog):
     """``previewed(export)`` after each preview; ``written(path)`` after Export… wrote."""
 
     previewed = Signal(object)
     written = Signal(object)
 
-    def __init__(self, window: MainWindow, parent: QWidget | None = None) -> None:
+    def __init__(self, window: ShopHost, parent: QWidget | None = None) -> None:
         super().__init__(parent or window)
         self.window = window
         self.setWindowTitle("Export for shop")
@@ -193,7 +201,7 @@ class ShopExportDialog(QDialog):
         self.window.show_problem(message)
 
 
-def open_shop_export(window: MainWindow) -> ShopExportDialog | None:
+def open_shop_export(window: ShopHost) -> ShopExportDialog | None:
     """Window-modal but not blocking; the keys go back to the grid when it closes."""
     if window.ctx is None:
         window.show_problem("No catalog is open; there is nothing to export.")

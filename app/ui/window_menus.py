@@ -1,7 +1,8 @@
 """The window's actions and menu bar: every command with its keys, in one place.
 
-The window and its File-menu helper own the slots; this module only names them,
-binds the keys (from :mod:`app.ui.shortcuts`) and lays out the menus.
+The window and its helpers own the slots; this module only names them, binds the keys
+(from :mod:`app.ui.shortcuts`) and lays out the menus. :class:`MenuHost` says what it
+takes of the window.
 """
 
 from __future__ import annotations
@@ -9,16 +10,59 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 
-from app.ui.shop_export_dialog import open_shop_export
+from app.ui.shop_export_dialog import ShopHost, open_shop_export
 from app.ui.shortcuts import REVIEW_KEYS
 
 if TYPE_CHECKING:
-    from app.ui.main_window import MainWindow
+    from PySide6.QtWidgets import QDockWidget, QListView, QMenuBar
+
+    from app.ui.file_actions import FileActions
+    from app.ui.learning_actions import LearningActions
+    from app.ui.photo_removal import PhotoRemoval
+    from app.ui.product_actions import ProductActions
+    from app.ui.review_controller import ReviewController
+    from app.ui.review_panel import ReviewPanel
+
+
+class MenuHost(ShopHost, Protocol):
+    """The window as its menus see it: the helpers whose slots they bind, the widgets
+    they reach, and the window's own commands."""
+
+    controller: ReviewController
+    files: FileActions
+    review: ReviewPanel
+    products: ProductActions
+    removal: PhotoRemoval
+    learning: LearningActions
+    grid: QListView
+    failures_dock: QDockWidget
+
+    def addAction(self, action: QAction) -> None: ...
+
+    def menuBar(self) -> QMenuBar: ...
+
+    def review_key(self, slot: Callable[[], object]) -> None: ...
+
+    def retag_catalog(self) -> bool: ...
+
+    def cancel_import(self) -> None: ...
+
+    def focus_search(self) -> None: ...
+
+    def clear_filters(self) -> None: ...
+
+    def toggle_thresholds(self) -> None: ...
+
+    def show_shortcuts(self) -> None: ...
+
+    def show_about(self) -> object: ...
+
+    def close(self) -> bool: ...
 
 
 def plain(text: str) -> str:
@@ -29,7 +73,7 @@ def plain(text: str) -> str:
 class WindowMenus:
     """Creates the window's QActions (kept as attributes, for tests and enabling) and menus."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: MenuHost) -> None:
         self.window = window
         self._build_actions()
         self._build_menus()
@@ -138,7 +182,7 @@ class WindowMenus:
             partial(open_shop_export, w),
             tip="A Shopify product CSV or a Google Merchant Center feed, with a preview",
         )
-        self.accepted_only = QAction("Export accepted tags only", w, checkable=True)
+        self.accepted_only = files.accepted_only
         self.find = self._action("&Find", w.focus_search, ["Ctrl+F"])
         self.clear_filters = self._action("&Clear filters", w.clear_filters, ["Ctrl+Shift+F"])
         self.thresholds = self._action("&Thresholds", w.toggle_thresholds)
