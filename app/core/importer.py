@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int, int, Path], None]
 Cancel = Callable[[], bool]
+T = TypeVar("T")
 
 SAVE_EVERY = 256
 DECODE_WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -505,6 +506,31 @@ class _Importer:
         if self.unsaved >= SAVE_EVERY:
             self.save()
 
+    def pipeline(
+        self,
+        items: list[T],
+        stage: Callable[[ThreadPoolExecutor, list[T]], list[_Item]],
+        decode_workers: int,
+        after: str = "importing photos",
+    ) -> None:
+        """Run ``items`` a batch at a time, the next batch staged (read, decoded) on the
+        pool's threads while this one is tagged and written; stop at a cancel, and save
+        the index however it ends. Import and re-tag differ only in ``stage``."""
+        batch = self.ctx.tagger.batch_size
+        chunks = [items[i : i + batch] for i in range(0, len(items), batch)]
+        pool = ThreadPoolExecutor(decode_workers, thread_name_prefix="vitrina-decode")
+        try:
+            pending = stage(pool, chunks[0])
+            for chunk in [*chunks[1:], None]:
+                upcoming = stage(pool, chunk) if chunk and not self.stopped() else []
+                self.process(pending)
+                pending = upcoming
+                if self.stopped():
+                    break
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            self.save(after)
+
     def save(self, after: str = "importing photos") -> None:
         if self.unsaved and self.ctx.index is not None:
             _note(self.report, self.ctx.save(after))
@@ -544,20 +570,7 @@ def import_paths(
     run = _Importer(ctx, report, progress, cancel or (lambda: False))
     if files:
         min_side = ctx.tagger.decode_side
-        batch = ctx.tagger.batch_size
-        chunks = [files[i : i + batch] for i in range(0, len(files), batch)]
-        pool = ThreadPoolExecutor(decode_workers, thread_name_prefix="vitrina-decode")
-        try:
-            pending = run.stage(pool, chunks[0], min_side)
-            for chunk in [*chunks[1:], None]:
-                upcoming = run.stage(pool, chunk, min_side) if chunk and not run.stopped() else []
-                run.process(pending)
-                pending = upcoming
-                if run.stopped():
-                    break
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            run.save()
+        run.pipeline(files, lambda pool, chunk: run.stage(pool, chunk, min_side), decode_workers)
     report.elapsed = time.monotonic() - started
     return report
 
@@ -577,24 +590,13 @@ def retag_photos(
     report = ImportReport(total=len(photo_ids))
     run = _Importer(ctx, report, progress, cancel or (lambda: False))
     if photo_ids:
-        batch, min_side = ctx.tagger.batch_size, ctx.tagger.decode_side
-        chunks = [photo_ids[i : i + batch] for i in range(0, len(photo_ids), batch)]
-        pool = ThreadPoolExecutor(decode_workers, thread_name_prefix="vitrina-decode")
-        try:
-            pending = run.stage_known(pool, _photos(ctx.catalog, chunks[0]), min_side)
-            for chunk in [*chunks[1:], None]:
-                upcoming = (
-                    run.stage_known(pool, _photos(ctx.catalog, chunk), min_side)
-                    if chunk and not run.stopped()
-                    else []
-                )
-                run.process(pending)
-                pending = upcoming
-                if run.stopped():
-                    break
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            run.save("tagging photos again")
+        min_side = ctx.tagger.decode_side
+        run.pipeline(
+            photo_ids,
+            lambda pool, chunk: run.stage_known(pool, _photos(ctx.catalog, chunk), min_side),
+            decode_workers,
+            "tagging photos again",
+        )
     report.elapsed = time.monotonic() - started
     return report
 
