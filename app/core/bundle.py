@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -112,6 +113,32 @@ def _need(ok: bool, problem: str) -> None:
         raise _Problem(problem)
 
 
+def _manifest_error(manifest_path: Path, problem: str) -> BundleError:
+    """A manifest's problem as the user reads it: the file, what is wrong, what to do."""
+    return BundleError(f"{manifest_path}: {problem}. {FIX_HINT}")
+
+
+@contextmanager
+def _checking(manifest_path: Path) -> Iterator[None]:
+    """Checks of one manifest: a problem found inside becomes its BundleError."""
+    try:
+        yield
+    except _Problem as exc:
+        raise _manifest_error(manifest_path, str(exc)) from None
+
+
+def _label(name: str, version: str) -> str:
+    """The one spelling of ``name@version`` for a bundle and a set."""
+    return f"{name}@{version}"
+
+
+def _key(name: str, version: str, embedding: EmbeddingSpec | None, digest12: str) -> str:
+    """``name@version/dim/hash12`` (docs/bundle.md): ties an index and stored embeddings to
+    the graph(s) that made them, for a bundle and a set alike."""
+    dim = embedding.dim if embedding else 0
+    return f"{_label(name, version)}/{dim}/{digest12}"
+
+
 def _text(data: dict, key: str, where: str) -> str:
     value = data.get(key)
     _need(
@@ -156,16 +183,18 @@ def _parse_preprocessing(data: Any) -> Preprocessing:
     )
 
 
+def _label_list(value: Any) -> bool:
+    """A family's labels and a gate's alike: a non-empty list of non-empty strings."""
+    return isinstance(value, list) and bool(value) and all(isinstance(x, str) and x for x in value)
+
+
 def _parse_family(data: Any, index: int) -> Family:
     _need(isinstance(data, dict), f"families[{index}] must be an object")
     name = _text(data, "name", f"families[{index}].")
     where = f'family "{name}" '
     output = _text(data, "output", where)
     labels = data.get("labels")
-    _need(
-        isinstance(labels, list) and labels and all(isinstance(x, str) and x for x in labels),
-        f"{where}needs a non-empty list of label strings",
-    )
+    _need(_label_list(labels), f"{where}needs a non-empty list of label strings")
     duplicates = sorted({x for x in labels if labels.count(x) > 1})
     _need(not duplicates, f"{where}repeats labels {duplicates}")
     threshold = data.get("threshold")
@@ -190,8 +219,7 @@ def _parse_gate(data: dict, where: str) -> Gate | None:
     family = _text(gate, "family", f"{where}applies_to.")
     labels = gate.get("labels")
     _need(
-        isinstance(labels, list) and labels and all(isinstance(x, str) and x for x in labels),
-        f'{where}"applies_to.labels" must be a non-empty list of label strings',
+        _label_list(labels), f'{where}"applies_to.labels" must be a non-empty list of label strings'
     )
     return Gate(family, frozenset(labels))
 
@@ -218,31 +246,36 @@ def _check_gates(families: Sequence[Family]) -> None:
             gate = by_name[gate.family].applies_to
 
 
-def _parse_embedding(data: Any) -> EmbeddingSpec | None:
+def _output_spec(data: Any, section: str) -> tuple[str, int] | None:
+    """An optional output the manifest describes (``embedding``, ``features``): its name
+    and its width, checked alike for both."""
     if data is None:
         return None
-    _need(isinstance(data, dict), '"embedding" must be an object')
-    output = _text(data, "output", "embedding.")
+    _need(isinstance(data, dict), f'"{section}" must be an object')
+    output = _text(data, "output", f"{section}.")
     dim = data.get("dim")
     _need(
         isinstance(dim, int) and not isinstance(dim, bool) and dim > 0,
-        f'"embedding.dim" must be a positive integer, not {dim!r}',
+        f'"{section}.dim" must be a positive integer, not {dim!r}',
     )
+    return output, dim
+
+
+def _parse_embedding(data: Any) -> EmbeddingSpec | None:
+    spec = _output_spec(data, "embedding")
+    if spec is None:
+        return None
+    output, dim = spec
     return EmbeddingSpec(
         output, dim, bool(data.get("normalized", True)), str(data.get("description", ""))
     )
 
 
 def _parse_features(data: Any) -> FeaturesSpec | None:
-    if data is None:
+    spec = _output_spec(data, "features")
+    if spec is None:
         return None
-    _need(isinstance(data, dict), '"features" must be an object')
-    output = _text(data, "output", "features.")
-    dim = data.get("dim")
-    _need(
-        isinstance(dim, int) and not isinstance(dim, bool) and dim > 0,
-        f'"features.dim" must be a positive integer, not {dim!r}',
-    )
+    output, dim = spec
     return FeaturesSpec(output, dim, str(data.get("description", "")))
 
 
@@ -263,7 +296,7 @@ def _read_manifest(manifest_path: Path) -> dict:
             f"{manifest_path}: is not valid JSON (line {exc.lineno}, column {exc.colno}: "
             f"{exc.msg}). {FIX_HINT}"
         ) from None
-    try:
+    with _checking(manifest_path):
         _need(isinstance(manifest, dict), "must hold a JSON object")
         _need(
             manifest.get("format") == FORMAT,
@@ -276,8 +309,6 @@ def _read_manifest(manifest_path: Path) -> dict:
             f"format_version {version!r} is not supported (this Vitrina reads {supported}); "
             "update Vitrina or export the bundle in a supported version",
         )
-    except _Problem as exc:
-        raise BundleError(f"{manifest_path}: {exc}. {FIX_HINT}") from None
     return manifest
 
 
@@ -345,7 +376,7 @@ class Bundle:
         self.path = path
         self.manifest = manifest
         self._manifest_path = manifest_path
-        try:
+        with _checking(manifest_path):
             self.name = _text(manifest, "name", "")
             self.version = _text(manifest, "version", "")
             model_name = _text(manifest, "model", "")
@@ -360,8 +391,6 @@ class Bundle:
                 _check_gates(self.families)
             self.embedding = _parse_embedding(manifest.get("embedding"))
             self.features = _parse_features(manifest.get("features"))
-        except _Problem as exc:
-            raise BundleError(f"{manifest_path}: {exc}. {FIX_HINT}") from None
         self.model_path = _inside(path, model_name, manifest_path, '"model"')
         if not self.model_path.is_file():
             raise BundleError(
@@ -370,20 +399,19 @@ class Bundle:
             )
         self.session = _open_session(self.model_path, threads)
         self._fixed_batch = self._check_graph()
-        dim = self.embedding.dim if self.embedding else 0
-        self.key = f"{self.name}@{self.version}/{dim}/{_file_hash12(self.model_path)}"
+        self.key = _key(self.name, self.version, self.embedding, _file_hash12(self.model_path))
 
     @property
     def label(self) -> str:
         """``name@version``, stored with every prediction."""
-        return f"{self.name}@{self.version}"
+        return _label(self.name, self.version)
 
     @property
     def min_side(self) -> int:
         return self.preprocessing.min_side
 
     def _fail(self, problem: str) -> BundleError:
-        return BundleError(f"{self._manifest_path}: {problem}. {FIX_HINT}")
+        return _manifest_error(self._manifest_path, problem)
 
     def _broken(self, problem: str) -> BundleError:
         """A graph that runs but answers nonsense: the bundle's fault, never the catalog's,
@@ -496,25 +524,23 @@ class Bundle:
             probabilities[family.name] = values
         embedding = features = None
         if self.features:
-            features = np.asarray(results.pop(), dtype=np.float32)
-            if features.ndim != 2 or features.shape[1] != self.features.dim:
-                raise self._fail(
-                    f"features.dim is {self.features.dim} but output "
-                    f'"{self.features.output}" gives {features.shape[-1]} values'
-                )
-            if not np.isfinite(features).all():
-                raise self._broken(f'output "{self.features.output}" holds NaN or infinity')
+            features = self._vectors(results.pop(), "features", self.features)
         if self.embedding:
-            embedding = np.asarray(results[-1], dtype=np.float32)
-            if embedding.ndim != 2 or embedding.shape[1] != self.embedding.dim:
-                raise self._fail(
-                    f"embedding.dim is {self.embedding.dim} but output "
-                    f'"{self.embedding.output}" gives {embedding.shape[-1]} values'
-                )
-            if not np.isfinite(embedding).all():
-                raise self._broken(f'output "{self.embedding.output}" holds NaN or infinity')
-            embedding = l2_normalise(embedding)
+            embedding = l2_normalise(self._vectors(results[-1], "embedding", self.embedding))
         return BundleOutput(probabilities, embedding, features)
+
+    def _vectors(self, values: Any, section: str, spec: EmbeddingSpec | FeaturesSpec) -> np.ndarray:
+        """An embedding or features output as float32 (N, dim); one of another width is
+        the manifest's fault, NaN or infinity the graph's."""
+        vectors = np.asarray(values, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != spec.dim:
+            raise self._fail(
+                f"{section}.dim is {spec.dim} but output "
+                f'"{spec.output}" gives {vectors.shape[-1]} values'
+            )
+        if not np.isfinite(vectors).all():
+            raise self._broken(f'output "{spec.output}" holds NaN or infinity')
+        return vectors
 
     def run_images(self, images: Sequence[Image.Image]) -> BundleOutput:
         """Preprocess RGB images per the manifest and run them as one batch."""
@@ -531,7 +557,7 @@ class BundleSet:
     ) -> None:
         self.path = path
         self.manifest = manifest
-        try:
+        with _checking(manifest_path):
             self.name = _text(manifest, "name", "")
             self.version = _text(manifest, "version", "")
             members = manifest.get("members")
@@ -541,8 +567,6 @@ class BundleSet:
                 and all(isinstance(m, str) and m for m in members),
                 '"members" must be a non-empty list of sub-folder names',
             )
-        except _Problem as exc:
-            raise BundleError(f"{manifest_path}: {exc}. {FIX_HINT}") from None
         self.members: tuple[Bundle, ...] = tuple(
             _load_member(_inside(path, m, manifest_path, "a member"), manifest_path, threads)
             for m in members
@@ -550,11 +574,9 @@ class BundleSet:
         self.families = tuple(f for m in self.members for f in m.families)
         names = [f.name for f in self.families]
         if len(set(names)) != len(names):
-            raise BundleError(f"{manifest_path}: members repeat family names {names}. {FIX_HINT}")
-        try:
+            raise _manifest_error(manifest_path, f"members repeat family names {names}")
+        with _checking(manifest_path):
             _check_gates(self.families)
-        except _Problem as exc:
-            raise BundleError(f"{manifest_path}: {exc}. {FIX_HINT}") from None
         dims = [m.embedding.dim for m in self.members if m.embedding]
         self.embedding = (
             EmbeddingSpec(
@@ -573,12 +595,11 @@ class BundleSet:
             else None
         )
         members_digest = hashlib.sha256("\n".join(m.key for m in self.members).encode())
-        dim = self.embedding.dim if self.embedding else 0
-        self.key = f"{self.name}@{self.version}/{dim}/{members_digest.hexdigest()[:12]}"
+        self.key = _key(self.name, self.version, self.embedding, members_digest.hexdigest()[:12])
 
     @property
     def label(self) -> str:
-        return f"{self.name}@{self.version}"
+        return _label(self.name, self.version)
 
     @property
     def min_side(self) -> int:
@@ -638,4 +659,4 @@ def load_bundle(path: Path | str, threads: int | None = None) -> Bundle | Bundle
         return Bundle(folder, manifest, manifest_path, threads)
     if kind == "set":
         return BundleSet(folder, manifest, manifest_path, threads)
-    raise BundleError(f'{manifest_path}: "kind" is {kind!r}; use "model" or "set". {FIX_HINT}')
+    raise _manifest_error(manifest_path, f'"kind" is {kind!r}; use "model" or "set"')
