@@ -6,7 +6,6 @@ event loop; cancel is checked by the importer between files.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,13 +13,12 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from app.ui.workers import JobControl, Worker, WorkerPool
+from app.ui.workers import JobControl, SingleJob, throttled
 
 if TYPE_CHECKING:
     from app.core.context import AppContext
     from app.core.importer import Cancel, ImportReport, Progress
 
-REPORT_EVERY_S = 0.1
 # One decode thread beside inference: with the intra-op threads (catalog_session) this
 # leaves a core to the event loop.
 DECODE_WORKERS = 1
@@ -55,24 +53,15 @@ def summary(report: ImportReport, verb: str = IMPORT.done) -> str:
     return ", ".join(parts) + f" in {report.elapsed:.1f} s."
 
 
-class ImportController(QObject):
-    """One import or re-tag at a time: ``progressed(done, total)`` while it runs,
-    ``finished(report)`` at the end."""
+class ImportController(SingleJob):
+    """One import or re-tag at a time: ``started()``, ``progressed(done, total)`` while it
+    runs, ``finished(report)`` at the end."""
 
     started = Signal()
-    progressed = Signal(int, int)
-    finished = Signal(object)
-    failed = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._workers = WorkerPool(1, self)
-        self._worker: Worker | None = None
         self.kind = IMPORT  # the current or last job's
-
-    @property
-    def running(self) -> bool:
-        return self._worker is not None
 
     def start(self, ctx: AppContext, paths: Sequence[Path]) -> bool:
         """Import files and folders; False while another job runs."""
@@ -83,7 +72,7 @@ class ImportController(QObject):
 
             return import_paths(chosen, ctx, progress, cancel, decode_workers=DECODE_WORKERS)
 
-        return self._start(work, IMPORT)
+        return self._start_job(work, IMPORT)
 
     def start_retag(self, ctx: AppContext) -> bool:
         """Tag again every photo the current bundle has not tagged (e.g. after a bundle
@@ -95,46 +84,17 @@ class ImportController(QObject):
             missing = ctx.catalog.photos_missing_embedding(ctx.tagger.embedding_key)
             return retag_photos(missing, ctx, progress, cancel, decode_workers=DECODE_WORKERS)
 
-        return self._start(work, RETAG)
+        return self._start_job(work, RETAG)
 
-    def _start(self, work: Callable[[Progress, Cancel], ImportReport], kind: JobKind) -> bool:
-        if self._worker is not None:
+    def _start_job(self, work: Callable[[Progress, Cancel], ImportReport], kind: JobKind) -> bool:
+        if self.running:
             return False
         self.kind = kind
 
         def job(control: JobControl) -> ImportReport:
-            last = 0.0
+            step = throttled(control)
+            return work(lambda done, total, _path: step(done, total), lambda: control.cancelled)
 
-            def progress(done: int, total: int, _path: Path) -> None:
-                nonlocal last
-                now = time.monotonic()
-                if now - last >= REPORT_EVERY_S or done == total:
-                    last = now
-                    control.report((done, total))
-
-            return work(progress, lambda: control.cancelled)
-
-        self._worker = self._workers.start(
-            job,
-            name=kind.name,
-            on_progress=lambda value: self.progressed.emit(*value),
-            on_result=self._finished,
-            on_error=self._failed,
-        )
+        self._start(job, kind.name)
         self.started.emit()
         return True
-
-    def _finished(self, report: ImportReport) -> None:
-        self._worker = None  # before the signal: its slots may start learning at once
-        self.finished.emit(report)
-
-    def _failed(self, message: str) -> None:
-        self._worker = None
-        self.failed.emit(message)
-
-    def cancel(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-
-    def wait(self, msecs: int = -1) -> bool:
-        return self._workers.wait(msecs)

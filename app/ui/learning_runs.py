@@ -7,21 +7,16 @@ user, as plain values.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
-
-from app.ui.workers import JobControl, Worker, WorkerPool
+from app.ui.workers import JobControl, SingleJob, throttled
 
 if TYPE_CHECKING:
     from app.core.adaptation import LearnReport
     from app.core.bundle import Family
     from app.core.context import AppContext
 
-REPORT_EVERY_S = 0.1
 SHOWN_LABELS = 6  # labels with too few examples named in the result, most examples first
 
 
@@ -90,16 +85,7 @@ def learn(ctx: AppContext, control: JobControl) -> LearningOutcome:
     """The job of Tools → Learn from reviews (a worker thread)."""
     from app.core.adaptation import learn_from_reviews
 
-    last = 0.0
-
-    def progress(done: int, total: int) -> None:
-        nonlocal last
-        now = time.monotonic()
-        if now - last >= REPORT_EVERY_S or done == total:
-            last = now
-            control.report((done, total))
-
-    report = learn_from_reviews(ctx, progress, lambda: control.cancelled)
+    report = learn_from_reviews(ctx, throttled(control), lambda: control.cancelled)
     if report.cancelled and not report.corrections:
         return LearningOutcome(
             ctx.families, "Learning cancelled: nothing was changed.", cancelled=True
@@ -130,22 +116,9 @@ def forget(ctx: AppContext, control: JobControl) -> LearningOutcome:
     return LearningOutcome(ctx.families, headline, cancelled=control.cancelled)
 
 
-class LearningRuns(QObject):
+class LearningRuns(SingleJob):
     """One learning or forgetting run at a time: ``progressed(done, total)`` while it
     fits (``total`` 0: busy, e.g. refreshing suggestions), ``finished(outcome)`` at the end."""
-
-    progressed = Signal(int, int)
-    finished = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._workers = WorkerPool(1, self)
-        self._worker: Worker | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._worker is not None
 
     def start_learn(self, ctx: AppContext) -> bool:
         """Learn in the background; False while a run is going on."""
@@ -154,30 +127,3 @@ class LearningRuns(QObject):
     def start_forget(self, ctx: AppContext) -> bool:
         """Forget in the background; False while a run is going on."""
         return self._start(lambda control: forget(ctx, control), "forget what was learned")
-
-    def _start(self, job: Callable[[JobControl], LearningOutcome], name: str) -> bool:
-        if self._worker is not None:
-            return False
-        self._worker = self._workers.start(
-            job,
-            name=name,
-            on_progress=lambda value: self.progressed.emit(*value),
-            on_result=self._finished,
-            on_error=self._failed,
-        )
-        return True
-
-    def _finished(self, outcome: LearningOutcome) -> None:
-        self._worker = None  # before the signal: its slots see no run going on
-        self.finished.emit(outcome)
-
-    def _failed(self, message: str) -> None:
-        self._worker = None
-        self.failed.emit(message)
-
-    def cancel(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-
-    def wait(self, msecs: int = -1) -> bool:
-        return self._workers.wait(msecs)

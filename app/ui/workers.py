@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,8 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from app.core.errors import VitrinaError
 
 log = logging.getLogger(__name__)
+
+REPORT_EVERY_S = 0.1
 
 
 class WorkerSignals(QObject):
@@ -48,6 +51,21 @@ class JobControl:
 
 
 Job = Callable[[JobControl], Any]
+
+
+def throttled(control: JobControl, every_s: float = REPORT_EVERY_S) -> Callable[[int, int], None]:
+    """``progress(done, total)`` that reports ``(done, total)`` a few times a second at most,
+    and always the last step, so a fast job never floods the event loop."""
+    last = 0.0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= every_s or done == total:
+            last = now
+            control.report((done, total))
+
+    return progress
 
 
 class Worker(QRunnable):
@@ -134,3 +152,49 @@ class WorkerPool(QObject):
     def wait(self, msecs: int = -1) -> bool:
         """Block until every job ends (used on close, after cancelling)."""
         return self.pool.waitForDone(msecs)
+
+
+class SingleJob(QObject):
+    """One long job at a time (an import, a learning run): ``progressed(done, total)`` while
+    it runs, then ``finished(result)`` or ``failed(message)``."""
+
+    progressed = Signal(int, int)
+    finished = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._workers = WorkerPool(1, self)
+        self._worker: Worker | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None
+
+    def _start(self, job: Job, name: str) -> bool:
+        """Start ``job`` (its progress values are ``(done, total)``); False while one runs."""
+        if self._worker is not None:
+            return False
+        self._worker = self._workers.start(
+            job,
+            name=name,
+            on_progress=lambda value: self.progressed.emit(*value),
+            on_result=self._finished,
+            on_error=self._failed,
+        )
+        return True
+
+    def _finished(self, result: object) -> None:
+        self._worker = None  # before the signal: its slots see no job running, may start one
+        self.finished.emit(result)
+
+    def _failed(self, message: str) -> None:
+        self._worker = None
+        self.failed.emit(message)
+
+    def cancel(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+
+    def wait(self, msecs: int = -1) -> bool:
+        return self._workers.wait(msecs)
