@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from app.ui.learning_offer import LearningOffer
 from app.ui.learning_runs import LearningOutcome, LearningRuns
+from app.ui.questions import confirm_destructive
 from app.ui.window_state import WindowHelper
 
 if TYPE_CHECKING:
@@ -181,17 +182,11 @@ class LearningActions(WindowHelper):
         self.result_box = box
 
     def _confirm(self, question: str) -> bool:
-        title, _, rest = question.partition("\n\n")
-        box = QMessageBox(
-            QMessageBox.Icon.Question, "Forget what was learned", title, parent=self.window
+        forget = confirm_destructive(
+            self.window, "Forget what was learned", question, "Forget", QMessageBox.Icon.Question
         )
-        box.setInformativeText(rest)
-        forget = box.addButton("Forget", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
         self.window.focus_grid()
-        return box.clickedButton() is forget
+        return forget
 
     # --- the offer -------------------------------------------------------------------
     def catalog_opened(self, learned_at: datetime | None) -> None:

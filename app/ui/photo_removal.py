@@ -17,6 +17,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QListView, QMessageBox
 
+from app.ui.questions import confirm_destructive
 from app.ui.window_state import WindowHelper
 
 if TYPE_CHECKING:
@@ -132,17 +133,11 @@ class PhotoRemoval(WindowHelper):
         self.restored.emit(sorted(back.values()))
 
     def _confirm(self, question: str) -> bool:
-        title, _, rest = question.partition("\n\n")
-        box = QMessageBox(
-            QMessageBox.Icon.Warning, "Remove from catalog", title, parent=self.window
+        remove = confirm_destructive(
+            self.window, "Remove from catalog", question, "Remove", QMessageBox.Icon.Warning
         )
-        box.setInformativeText(rest)
-        remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
         self.grid.setFocus()
-        return box.clickedButton() is remove
+        return remove
 
 
 class RemoveCommand(QUndoCommand):
