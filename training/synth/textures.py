@@ -20,6 +20,11 @@ def _rgb(c: Colour) -> np.ndarray:
     return np.array(c, np.float32) / 255.0
 
 
+def _ground(h: int, w: int, base: Colour) -> np.ndarray:
+    """The ground colour everywhere: the writable albedo a pattern is painted over."""
+    return np.broadcast_to(_rgb(base), (h, w, 3)).copy()
+
+
 def _coords(h: int, w: int, angle_deg: float) -> tuple[np.ndarray, np.ndarray]:
     """Pixel centres rotated by `angle_deg`: u runs along the angle, v across it."""
     y, x = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
@@ -49,7 +54,7 @@ def stripes(
     angle += rng.normal(0, 2)
     period = scale * rng.uniform(0.06, 0.2)
     _, v = _coords(h, w, angle)
-    img = np.broadcast_to(_rgb(base), (h, w, 3)).copy()
+    img = _ground(h, w, base)
     duty = rng.uniform(0.25, 0.5)
     band = _bands(v, period, duty, rng.uniform())
     img += band[..., None] * (_rgb(others[0]) - img)
@@ -70,7 +75,7 @@ def checks(
 ) -> np.ndarray:
     """Gingham or tartan: semi-transparent warp and weft bands overlapping."""
     scale = scale or w
-    img = np.broadcast_to(_rgb(base), (h, w, 3)).copy()
+    img = _ground(h, w, base)
     y, x = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
     tilt = rng.normal(0, 1.5)
     u = x + y * np.tan(np.deg2rad(tilt))
@@ -120,6 +125,18 @@ def polka_dots(
 SUPERSAMPLE = 3
 
 
+def _canvas(h: int, w: int, base: Colour) -> tuple[Image.Image, ImageDraw.ImageDraw]:
+    """A ground-coloured canvas ``SUPERSAMPLE`` times the size, for shapes drawn with PIL
+    (anti-aliased by :func:`_downsampled`)."""
+    im = Image.new("RGB", (w * SUPERSAMPLE, h * SUPERSAMPLE), tuple(base))
+    return im, ImageDraw.Draw(im)
+
+
+def _downsampled(im: Image.Image, h: int, w: int) -> np.ndarray:
+    """A supersampled canvas boxed down to h×w, as an sRGB 0–1 albedo."""
+    return np.asarray(im.resize((w, h), Image.Resampling.BOX), np.float32) / 255.0
+
+
 def florals(
     h: int,
     w: int,
@@ -131,8 +148,7 @@ def florals(
     """Scattered flowers (petal rings with a centre) and leaves in several colours."""
     scale = scale or w
     s = SUPERSAMPLE
-    im = Image.new("RGB", (w * s, h * s), tuple(base))
-    draw = ImageDraw.Draw(im)
+    im, draw = _canvas(h, w, base)
     size = scale * rng.uniform(0.06, 0.14)
     density = rng.uniform(0.3, 0.9)
     n = int(density * h * w / size**2)
@@ -156,8 +172,7 @@ def florals(
             tuple(others[int(rng.integers(len(others)))]) if rng.uniform() < 0.5 else (250, 215, 60)
         )
         draw.ellipse([cx - r * 0.22, cy - r * 0.22, cx + r * 0.22, cy + r * 0.22], fill=centre)
-    img = np.asarray(im.resize((w, h), Image.Resampling.BOX), np.float32) / 255.0
-    return img
+    return _downsampled(im, h, w)
 
 
 def prints(
@@ -165,8 +180,7 @@ def prints(
 ) -> np.ndarray:
     """A chest graphic: a few bold shapes plus rows of text-like blocks."""
     s = SUPERSAMPLE
-    im = Image.new("RGB", (w * s, h * s), tuple(base))
-    draw = ImageDraw.Draw(im)
+    im, draw = _canvas(h, w, base)
     cx = w * s * rng.uniform(0.42, 0.58)
     cy = h * s * rng.uniform(0.32, 0.5)
     span = w * s * rng.uniform(0.3, 0.55)
@@ -200,8 +214,7 @@ def prints(
             draw.rectangle([x, y, x + glyph, y + line_h], fill=text)
             x += glyph + line_h * (0.25 if rng.uniform() < 0.8 else 1.0)
         y += line_h * 1.6
-    img = np.asarray(im.resize((w, h), Image.Resampling.BOX), np.float32) / 255.0
-    return img
+    return _downsampled(im, h, w)
 
 
 PATTERNS: dict[str, Callable[..., np.ndarray]] = {
