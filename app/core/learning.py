@@ -354,28 +354,30 @@ def learn_family(reviews: FamilyReviews, step: Step | None = None) -> Correction
         f"{top1_learned:.2f}, cross-validated); the bundle's suggestions stay"
     )
     target = reviews.target_precision
+    measured = base | {
+        "weights": weights,
+        "bias": bias,
+        "applied": helps,
+        "top1_bundle": top1_bundle,
+        "top1_learned": top1_learned,
+        "penalty": penalty,
+    }
     if chosen is None:
         return Correction(
-            **{**base, "weights": weights, "bias": bias, "applied": helps},
+            **measured,
             message=f"{verdict}; no threshold reaches {target:.0%} precision on these reviews, "
             "so no suggestion is marked confident",
             threshold=1.0,
-            top1_bundle=top1_bundle,
-            top1_learned=top1_learned,
-            penalty=penalty,
         )
     threshold, precision, low, coverage = chosen
     return Correction(
-        **{**base, "weights": weights, "bias": bias, "applied": helps},
+        **measured,
         message=f"{verdict}; threshold {threshold:.2f} keeps {coverage:.0%} at precision "
         f"{precision:.2f} (at least {low:.2f})",
         threshold=threshold,
         precision=precision,
         precision_low=low,
         coverage=coverage,
-        top1_bundle=top1_bundle,
-        top1_learned=top1_learned,
-        penalty=penalty,
     )
 
 
