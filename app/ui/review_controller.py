@@ -330,18 +330,18 @@ class ReviewController(QObject):
         return review.photo.id, family.family, label, family.seen_version
 
     def accept_focused(self) -> None:
-        focused = self._focused()
-        if focused is None or not focused[2]:
-            return
-        photo_id, family, label, version = focused
-        self._slot_edit("accept", [photo_id], family, label, version)
+        self._edit_focused("accept")
 
     def reject_focused(self) -> None:
+        self._edit_focused("reject")
+
+    def _edit_focused(self, action: str) -> None:
+        """Accept or reject the focused family row's label (nothing if it has none)."""
         focused = self._focused()
         if focused is None or not focused[2]:
             return
         photo_id, family, label, version = focused
-        self._slot_edit("reject", [photo_id], family, label, version)
+        self._slot_edit(action, [photo_id], family, label, version)
 
     def pick(self, rank: int) -> None:
         family = self.panel.focused_family
