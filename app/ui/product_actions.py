@@ -20,7 +20,7 @@ from app.ui.window_state import WindowHelper
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QListView
 
-    from app.core.catalog import PhotoFilter
+    from app.core.catalog import Catalog, PhotoFilter
     from app.ui.review_controller import ReviewController
     from app.ui.window_state import WindowHost, WindowState
 
@@ -81,29 +81,36 @@ class ProductActions(WindowHelper):
 
     def ungroup(self) -> None:
         """Shift+G: the selected photos leave their products."""
-        if not self._ready():
-            return
-        ids, catalog = self.controller.selected_ids(), self.state.ctx.catalog
-        self.window.jobs.start(
-            lambda _: catalog.ungroup_photos(ids),
-            name="ungroup photos",
-            on_result=lambda n: self._done(f"{n} photo(s) taken out of their product."),
-            on_error=self.window.show_problem,
+        self._decide_selected(
+            "ungroup photos",
+            lambda catalog, ids: catalog.ungroup_photos(ids),
+            lambda n: f"{n} photo(s) taken out of their product.",
         )
 
     def dismiss(self) -> None:
         """D: the selected photos are not duplicates of their look-alikes."""
-        if not self._ready():
-            return
-        ids, catalog = self.controller.selected_ids(), self.state.ctx.catalog
-        self.window.jobs.start(
-            lambda _: catalog.dismiss_near_duplicates(ids),
-            name="dismiss duplicates",
-            on_result=lambda n: self._done(
+        self._decide_selected(
+            "dismiss duplicates",
+            lambda catalog, ids: catalog.dismiss_near_duplicates(ids),
+            lambda n: (
                 f"{n} possible-duplicate flag(s) dismissed: not the same product."
                 if n
                 else "No possible duplicate to dismiss here."
             ),
+        )
+
+    def _decide_selected(
+        self, name: str, write: Callable[[Catalog, list[int]], int], said: Callable[[int], str]
+    ) -> None:
+        """Write a decision on the selected photos in the background, then say how many
+        it changed (``said``) and have the grid reloaded."""
+        if not self._ready():
+            return
+        ids, catalog = self.controller.selected_ids(), self.state.ctx.catalog
+        self.window.jobs.start(
+            lambda _: write(catalog, ids),
+            name=name,
+            on_result=lambda n: self._done(said(n)),
             on_error=self.window.show_problem,
         )
 
