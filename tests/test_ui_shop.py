@@ -39,12 +39,26 @@ def _press(key: Qt.Key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
 
 
 def _select(qtbot, window: MainWindow, photo_id: int) -> None:
-    found: list[int] = []
-    window.model.row_of(photo_id, found.append)
-    qtbot.waitUntil(lambda: bool(found), timeout=TIMEOUT)
-    window.controller.select_row(found[0])
+    """Select the photo's tile as a click would; asked again while the grid still reloads
+    (a row found in pages about to be replaced can be another photo's by the time it is
+    selected)."""
+    pending: list[bool] = []
+
+    def found(row: int) -> None:
+        pending.clear()
+        if row >= 0:
+            window.controller.select_row(row)
+
+    def selected() -> bool:
+        if window.controller.current_id == photo_id:
+            return True
+        if not pending:  # one request in flight at a time
+            pending.append(True)
+            window.model.row_of(photo_id, found)
+        return False
+
+    qtbot.waitUntil(selected, timeout=TIMEOUT)
     window.focus_grid()
-    qtbot.waitUntil(lambda: window.controller.current_id == photo_id, timeout=TIMEOUT)
 
 
 @pytest.fixture
