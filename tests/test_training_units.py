@@ -355,11 +355,13 @@ def test_threshold_holds_on_every_large_source() -> None:
     hopeless[consumer] = rng.uniform(0, 1, consumer.sum()) < 0.8  # never 95 % at any threshold
     capped = threshold_for_every_source(confidence, hopeless, sources, 0.95)
     assert capped["unreached"] == ["clothing"]
-    shop = sources == "catalog"
+    shop, reached = sources == "catalog", sources != "clothing"
+    # The unreached source sets it neither alone nor through the pool of every photo.
     assert capped["threshold"] == max(
-        threshold_for(confidence, hopeless, 0.95)["threshold"],
-        threshold_for(confidence[shop], hopeless[shop], 0.95)["threshold"],
+        threshold_for(confidence[reached], hopeless[reached], 0.95)["threshold"],
+        threshold_for(confidence[shop], hopeless[shop], 0.95, min_kept=100)["threshold"],
     )
+    assert capped["threshold"] < threshold_for(confidence, hopeless, 0.95)["threshold"]
     assert capped["threshold"] < 1.0
 
 
@@ -618,3 +620,40 @@ def test_vitrina_train_dispatches_through_its_command_table() -> None:
     args = _parser().parse_args(["compare", "--data", "labels.csv", "--threads", "1"])
     assert args.run is next(c.handler for c in COMMANDS if c.name == "compare")
     assert args.data == [Path("labels.csv")] and args.threads == 1
+
+
+def test_held_out_scores_skip_labels_the_heads_were_never_taught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The catalog's watches cannot be learned from consumer photos: scoring them as errors
+    of the heads trained without the catalog set every category threshold (0.85)."""
+    from training import holdout, pipeline
+    from training.colour import ColourDescriptor
+    from training.heads import HeadInputs
+
+    photos = [
+        Photo(Path(f"/{source}/{i}.jpg"), source, {"category": label})
+        for source, labels in (("home", "ab"), ("shop", "abw"))
+        for i, label in enumerate(labels * 60)
+    ]
+    n = len(photos)
+    inputs = HeadInputs(
+        np.zeros((n, 1), np.float32),
+        np.zeros((n, 1), np.float32),
+        np.zeros((n, 1), np.float32),
+        np.zeros((n, 1), np.float32),
+        {"category": ("final",)},
+    )
+    names = ("a", "b", "w")
+    prepared = pipeline.Prepared(
+        photos, {"train": photos}, {"category": names}, {"train": inputs}, None,
+        ColourDescriptor(8, (0.5,) * 3, (0.5,) * 3),
+    )  # fmt: skip
+    monkeypatch.setattr(holdout, "train_heads", lambda prepared, recipe, keep: {"category": None})
+    monkeypatch.setattr(
+        holdout, "predict", lambda head, x: np.tile(np.array([[0.6, 0.3, 0.1]]), (len(x), 1))
+    )
+    scores = holdout.held_out_scores(prepared, None)
+    shop = scores["shop"]["category"]
+    assert len(shop["y"]) == 120 and set(shop["y"].tolist()) == {0, 1}  # no "w": never taught
+    assert len(scores["home"]["category"]["y"]) == 120

@@ -61,9 +61,8 @@ def threshold_for_every_source(
     on its top twenty is noise (21 of 22 consumer pattern photos right on validation set a
     threshold that kept 5 % of pattern tags, at 0.87 precision on test; docs/quality.md).
     """
-    found = threshold_for(confidence, correct, target)
     source_array = np.asarray(sources)
-    strictest, unreached = found["threshold"], []
+    own_thresholds, unreached = [], []
     for source in sorted(set(sources)):
         sel = source_array == source
         if sel.sum() < MIN_SOURCE:
@@ -72,7 +71,12 @@ def threshold_for_every_source(
         if own["coverage"] == 0.0:
             unreached.append(source)
         else:
-            strictest = max(strictest, own["threshold"])
+            own_thresholds.append(own["threshold"])
+    # Pooled over the sources that can reach it: an unreached source's photos would
+    # otherwise set the threshold through the pool after all.
+    reached = ~np.isin(source_array, unreached)
+    found = threshold_for(confidence[reached], correct[reached], target)
+    strictest = max([found["threshold"], *own_thresholds])
     kept = confidence >= strictest
     return {
         "threshold": strictest,
