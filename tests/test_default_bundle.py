@@ -69,3 +69,16 @@ def test_import_tags_and_finds_similar_with_the_default(
             ctx.catalog.embedding(first, ctx.bundle.key), k=3, exclude=first
         )
         assert len(neighbours) == 3 and all(pid != first for pid, _ in neighbours)
+
+
+def test_the_default_stores_what_a_catalog_learns_from(
+    bundle, tmp_path: Path, photos_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Learning from reviews (docs/learning.md) needs the bundle's features at import."""
+    assert bundle.features is not None and bundle.features.dim > 0
+    for family in bundle.families:
+        assert family.calibration["set_on"] in ("validation", "held-out sources")
+    monkeypatch.setenv("VITRINA_HOME", str(tmp_path / "home"))
+    with AppContext.open(tmp_path / "catalog.sqlite") as ctx:
+        added = import_paths([photos_dir], ctx).added
+        assert ctx.catalog.count_with_features(ctx.bundle.key) == len(added) == len(EXPECTED)
