@@ -309,6 +309,10 @@ def _calibration_notes(calibration: Mapping[str, Any]) -> list[str]:
             notes.append(f"target not reached on {_plain(value)}")
         elif key == "by_source" and isinstance(value, Mapping):
             notes += [f"{source}: {_plain(figures)}" for source, figures in value.items()]
+        elif key == "held_out" and isinstance(value, Mapping):
+            inner = {k: v for k, v in value.items() if k != "split"}
+            where = f" ({value['split']})" if value.get("split") else ""
+            notes.append(f"held out{where}: " + "; ".join(_calibration_notes(inner)))
         else:
             notes.append(f"{key.replace('_', ' ')}: {_plain(value)}")
     return notes

@@ -343,6 +343,12 @@ def test_thresholds_is_a_table(run: Run, tmp_path: Path) -> None:
         "split": "validation, n=2243",
         "unreached": ["clothing"],
         "by_source": {"catalog": {"n": 1551, "coverage": 0.8878, "precision": 0.9579}},
+        "held_out": {
+            "split": "each source scored by heads trained without it",
+            "threshold": 0.73,
+            "unreached": ["dresses"],
+            "by_source": {"dresses": {"n": 7313, "coverage": 0.278, "precision": 0.979}},
+        },
     }
     manifest["families"][1]["calibration"] = {"target_precision": 0.9, "unreached": ["clothing"]}
     (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
@@ -356,6 +362,10 @@ def test_thresholds_is_a_table(run: Run, tmp_path: Path) -> None:
     assert "catalog: n 1551, coverage 89%, precision 0.958" in run.out
     assert lines[-1] == "  every family: target not reached on clothing"
     assert lines[-2].startswith("  category: split: validation, n=2243; catalog: n 1551")
+    assert lines[-2].endswith(
+        "held out (each source scored by heads trained without it): threshold: 0.730; "
+        "target not reached on dresses; dresses: n 7313, coverage 28%, precision 0.979"
+    )
 
 
 def test_importing_an_empty_folder_says_what_it_looked_for(run: Run, tmp_path: Path) -> None:
