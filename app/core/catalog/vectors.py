@@ -43,8 +43,10 @@ from app.core.errors import CatalogError
 
 COLUMN = "embedding"
 INDEX_PREFIX = "ix_embeddings_hnsw_"
-HNSW_M = 16  # pgvector's defaults: recall@10 >= 0.98 at 1M vectors (docs/scale.md)
+HNSW_M = 16  # pgvector's defaults; recall@10 they give at 100,000 and 1M: docs/scale.md
 HNSW_EF_CONSTRUCTION = 64
+EF_SEARCH_PER_RESULT = 4  # as hnswlib's ef (similarity.py), with a floor
+EF_SEARCH_MIN = 64
 BACKFILL_CHUNK = 2000
 MIGRATION_LOCK = 0x56495452  # the migrations' advisory lock (migrations/env.py)
 
@@ -83,6 +85,12 @@ def schema_with_vectors() -> MetaData:
         table.to_metadata(metadata)
     metadata.tables["embeddings"].append_column(Column(COLUMN, vector_type(), nullable=True))
     return metadata
+
+
+def search_width(want: int) -> int:
+    """hnsw.ef_search for ``want`` results: the candidates the search keeps (docs/scale.md:
+    recall@10 and latency for 40 to 400 at 100,000 and 1M vectors)."""
+    return max(EF_SEARCH_PER_RESULT * want, EF_SEARCH_MIN)
 
 
 def index_name(bundle_key: str) -> str:
@@ -324,8 +332,7 @@ class ServerVectors:
             f"ORDER BY distance LIMIT {int(want)}"
         ).bindparams(bindparam("query", type_=vector_type()))
         with self._read("finding similar photos") as session:
-            # The search list: as wide as hnswlib's (similarity.py), never under k.
-            session.execute(text(f"SET LOCAL hnsw.ef_search = {max(4 * want, 64)}"))
+            session.execute(text(f"SET LOCAL hnsw.ef_search = {search_width(want)}"))
             rows = session.execute(statement, {"query": query}).all()
         results = [(int(i), 1.0 - float(d)) for i, d in rows if int(i) != exclude]
         return results[:k]
