@@ -12,7 +12,7 @@ from PIL import Image, ImageOps
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
-from ui_helpers import TIMEOUT, import_and_wait
+from ui_helpers import TIMEOUT, import_and_wait, wait_review
 
 from app.core.catalog import PhotoFilter
 from app.core.shop_export import SHOPIFY_COLUMNS
@@ -108,13 +108,21 @@ def test_a_possible_duplicate_is_marked_filtered_grouped_and_dismissed(
     window.clear_filters()
     qtbot.waitUntil(lambda: window.model.rowCount() == 10, timeout=TIMEOUT)
     _select(qtbot, window, dress.photo_id)
-    with qtbot.waitSignal(window.products.decided, timeout=TIMEOUT) as decided:
+    with (
+        qtbot.waitSignal(window.products.decided, timeout=TIMEOUT) as decided,
+        qtbot.waitSignal(window.model.reloaded, timeout=TIMEOUT),  # the grid follows
+    ):
         _press(Qt.Key.Key_G, Qt.KeyboardModifier.ShiftModifier)
     assert "1 photo(s) taken out" in decided.args[0]
     assert catalog.get_photo(dress.original_id).product is None
+    qtbot.waitUntil(lambda: all(window.model.item(r) is not None for r in range(10)))
     _select(qtbot, window, hat.photo_id)
+    wait_review(qtbot, window, hat.photo_id)
     _press(Qt.Key.Key_G)  # no open flag left and one photo: says what to do
-    qtbot.waitUntil(lambda: "select the photos of one product" in window.review.message.text())
+    qtbot.waitUntil(
+        lambda: "select the photos of one product" in window.review.message.text(),
+        timeout=TIMEOUT,
+    )
 
 
 def test_least_certain_first_and_u_goes_to_the_next_uncertain_photo(
