@@ -18,6 +18,8 @@ import csv
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -82,8 +84,11 @@ def _settle(app: QApplication, seconds: float) -> None:
         time.sleep(0.02)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+@contextmanager
+def offscreen_workspace(doc: str) -> Iterator[tuple[QApplication, Path, Path]]:
+    """The styled application, the --out folder and a scratch folder that holds the
+    catalog, Vitrina's home and the window's settings (nothing of the user's is touched)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
@@ -92,6 +97,11 @@ def main() -> None:
         root = Path(tmp)
         os.environ["VITRINA_HOME"] = str(root / "home")
         use_settings_dir(root / "settings")
+        yield app, args.out, root
+
+
+def main() -> None:
+    with offscreen_workspace(__doc__) as (app, out, root):
         shoot, later = root / "shoot-2026-11", root / "web"
         shoot.mkdir()
         later.mkdir()
@@ -125,17 +135,17 @@ def main() -> None:
         flagged = next(r for r in range(shown) if window.model.item(r).duplicate_of is not None)
         window.controller.select_row(flagged)
         _settle(app, 4)
-        window.grab().save(str(args.out / "screenshot-duplicates.png"))
+        window.grab().save(str(out / "screenshot-duplicates.png"))
         dialog = open_shop_export(window)
         dialog.image_url.setText("https://cdn.example.com/shoots/2026-11/")
         previewed: list = []
         dialog.previewed.connect(previewed.append)
         _wait(app, lambda: bool(previewed) and dialog.export is not None)
         _settle(app, 2)
-        dialog.grab().save(str(args.out / "screenshot-shop-export.png"))
+        dialog.grab().save(str(out / "screenshot-shop-export.png"))
         dialog.reject()
         window.close()
-    print(f"wrote {args.out / 'screenshot-duplicates.png'} and screenshot-shop-export.png")
+    print(f"wrote {out / 'screenshot-duplicates.png'} and screenshot-shop-export.png")
 
 
 if __name__ == "__main__":

@@ -12,10 +12,8 @@ first 200 reviewed with their labels (as `vitrina import-tags` applies them), th
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -27,11 +25,9 @@ from app.core.context import AppContext
 from app.core.importer import import_paths
 from app.core.tag_import import TagRecord, apply_tag_records
 from app.ui.main import create_window
-from app.ui.settings import use_settings_dir
-from app.ui.style import apply_style
 from bench.learning import labelled_photos
 from bench.models import REPO, default_bundle
-from bench.shop_screenshots import _photos, _settle, _wait
+from bench.shop_screenshots import _photos, _settle, _wait, offscreen_workspace
 
 DRESSES = REPO.parent / "shared" / "datasets" / "dresses"
 IMPORTED, REVIEWED = 300, 200
@@ -65,15 +61,7 @@ def _grab(app: QApplication, catalog: Path, out: Path, row: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=REPO / "docs")
-    args = parser.parse_args()
-    app = QApplication.instance() or QApplication([])
-    apply_style(app)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        os.environ["VITRINA_HOME"] = str(root / "home")
-        use_settings_dir(root / "settings")
+    with offscreen_workspace(__doc__) as (app, out, root):
         shoot = root / "shoot-2026-12"
         shoot.mkdir()
         _photos(shoot)
@@ -81,10 +69,10 @@ def main() -> None:
             shutil.copy(photo, shoot)
         with AppContext.open(root / "catalog.sqlite", default_bundle()) as ctx:
             import_paths([shoot], ctx)
-        _grab(app, root / "catalog.sqlite", args.out / "screenshot.png", 0)
+        _grab(app, root / "catalog.sqlite", out / "screenshot.png", 0)
         _learned_catalog(root / "dresses.sqlite")
-        _grab(app, root / "dresses.sqlite", args.out / "screenshot-learning.png", REVIEWED)
-    print(f"wrote {args.out / 'screenshot.png'} and screenshot-learning.png")
+        _grab(app, root / "dresses.sqlite", out / "screenshot-learning.png", REVIEWED)
+    print(f"wrote {out / 'screenshot.png'} and screenshot-learning.png")
 
 
 if __name__ == "__main__":
