@@ -266,3 +266,17 @@ def test_without_ray_batch_says_how_to_install_it(
     assert code == 2
     assert "runs on Ray, which is not installed" in err.getvalue()
     assert "pip install -e '.[scale]'" in err.getvalue()
+
+
+def test_a_ray_that_cannot_start_is_said_plainly() -> None:
+    """A local Ray whose node times out at start (a busy machine) raises a bare Exception:
+    the command says what failed and what to do, not "unexpected error"."""
+    from app.core.batch import _start
+    from app.core.errors import VitrinaError
+
+    class StuckRay:
+        def init(self, **_: object) -> None:
+            raise Exception("The current node timed out during startup.")
+
+    with pytest.raises(VitrinaError, match="Cannot start or reach a local Ray instance"):
+        _start(StuckRay(), None)

@@ -228,7 +228,7 @@ def _start(ray: Any, address: str | None) -> None:
             log_to_driver=False,
             logging_level=logging.ERROR,  # Vitrina reports progress and problems itself
         )
-    except (ConnectionError, RuntimeError, ValueError) as exc:
+    except Exception as exc:  # Ray raises bare Exception too ("node timed out during startup")
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise VitrinaError(
             f"Cannot start or reach {where} ({exc}). Check the address (the head node's "
