@@ -505,3 +505,21 @@ def test_preview_follows_the_filter(qtbot, window: MainWindow, photos_dir: Path)
     qtbot.waitUntil(lambda: window.review.review is None, timeout=TIMEOUT)
     assert window.controller.current_id is None and window.preview.caption.text() == ""
     assert "No photo matches" in window.preview.image.text()
+
+
+def test_a_grid_reload_keeps_the_photo_chosen_while_it_counted(
+    qtbot, window: MainWindow, photos_dir: Path
+) -> None:
+    """A filter change (after any edit) reloads the grid in the background; a photo chosen
+    meanwhile stays current instead of the one current when the reload was asked for."""
+    import_and_wait(qtbot, window, [photos_dir])
+    qtbot.waitUntil(lambda: all(window.model.item(r) is not None for r in range(8)))
+    window.controller.select_row(1)
+    asked_on, chosen = window.model.item(1).id, window.model.item(5).id
+    with qtbot.waitSignal(window.model.reloaded, timeout=TIMEOUT):
+        window.apply_filter()  # the count runs in a worker; its answer waits for the loop
+        window.controller.select_row(5)  # the user moves on before it lands
+    assert window.controller.current_id == chosen != asked_on
+    qtbot.waitUntil(lambda: all(window.model.item(r) is not None for r in range(8)))
+    qtbot.wait(200)
+    assert window.controller.current_id == chosen

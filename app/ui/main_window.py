@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self.reporter = reporter or ErrorReporter(self)
         self.state = WindowState(self)
         self._keep_current: int | None = None  # photo to select again after a grid reload
+        self._follow_current = False  # ... or the photo current when the reload lands
         self._keep_row: int | None = None  # or the row, after photos were removed
         self._keep_message = False  # the reload follows a removal, which has its message
         self.jobs = WorkerPool(2, self)
@@ -296,7 +297,7 @@ class MainWindow(QMainWindow):
         return self.filter_bar.photo_filter(self.state.thresholds)
 
     def apply_filter(self) -> None:
-        self._keep_current = self.controller.current_id
+        self._follow_current = True
         self.model.set_filter(self.photo_filter())
 
     def reload_grid_at(self, row: int) -> None:
@@ -314,6 +315,8 @@ class MainWindow(QMainWindow):
 
     def _grid_reloaded(self) -> None:
         keep, self._keep_current = self._keep_current, None
+        if self._follow_current:  # the user may have moved on while the grid counted
+            keep, self._follow_current = self.controller.current_id, False
         at, self._keep_row = self._keep_row, None
         quiet, self._keep_message = self._keep_message, False
         count = self.model.rowCount()
