@@ -20,7 +20,7 @@ of app.core.catalog.vectors built; queries through ServerIndex, the app's path):
 build time, query p50/p99, recall@10 against exact search, memory on the desktop (RSS
 growth), the server's sizes, and the cost of writing a photo's vector with the index in
 place (a catalog batch of 16, as import and batch write them); then recall@10 and
-p50/p99 for hnsw.ef_search 40, 100, 200 and 400 (the app's is search_width: 64 for k = 10).
+p50/p99 for hnsw.ef_search 40, 64, 100, 200 and 400 (the app's is search_width: 200 for k = 10).
 The server's backends that load and index get this process's niceness (a local server),
 so `nice -n 10 python -m bench.scale vectors` yields the CPU for all of the work.
 
@@ -52,7 +52,7 @@ from bench.models import default_bundle
 from bench.similarity import K, clustered, exact_top
 
 KEY = "bench@1/{dim}/000000000000"
-EF_SWEEP = (40, 100, 200, 400)  # hnsw.ef_search for k = 10, set through search_width's floor
+EF_SWEEP = (40, 64, 100, 200, 400)  # hnsw.ef_search for k = 10, set through search_width's floor
 
 
 # --- batch ---------------------------------------------------------------------------------
