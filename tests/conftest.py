@@ -16,7 +16,7 @@ sys.path.insert(0, str(TESTS_DIR))
 from tinybundle import make_tiny_bundle, make_tiny_set  # noqa: E402
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-pytest_plugins = ["catalog_fixtures", "ui_helpers"]
+pytest_plugins = ["catalog_fixtures", "cli_fixtures", "ui_helpers"]
 
 
 @pytest.fixture
@@ -29,6 +29,17 @@ def tiny_bundle(tmp_path: Path) -> Path:
 def tiny_set_bundle(tmp_path: Path) -> Path:
     """Folder of a ``kind: set`` bundle: one member per family, members of different sizes."""
     return make_tiny_set(tmp_path / "set", sizes={"category": (24, 40), "colour": (32, 32)})
+
+
+@pytest.fixture
+def ctx(tmp_path: Path, tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch):
+    """An AppContext on a fresh SQLite catalog with the tiny bundle."""
+    from app.core.context import AppContext
+
+    monkeypatch.setenv("VITRINA_HOME", str(tmp_path / "home"))
+    context = AppContext.open(tmp_path / "catalog.sqlite", tiny_bundle)
+    yield context
+    context.close()
 
 
 @pytest.fixture

@@ -11,32 +11,11 @@ import types
 from pathlib import Path
 
 import pytest
+from cli_fixtures import Run
 
 from app import cli
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-class Run:
-    """Calls ``cli.main`` on one catalog and bundle, capturing stdout and stderr."""
-
-    def __init__(self, db: Path, bundle: Path) -> None:
-        self.db, self.bundle = db, bundle
-        self.out = self.err = ""
-
-    def __call__(self, *args: str, bundle: Path | None = None) -> int:
-        out, err = io.StringIO(), io.StringIO()
-        base = ["--db", str(self.db), "--bundle", str(bundle or self.bundle)]
-        code = cli.main([*base, *args], out=out, err=err)
-        self.out, self.err = out.getvalue(), err.getvalue()
-        assert "Traceback" not in self.out + self.err
-        return code
-
-
-@pytest.fixture
-def run(tmp_path: Path, tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
-    monkeypatch.setenv("VITRINA_HOME", str(tmp_path / "home"))
-    return Run(tmp_path / "catalog.sqlite", tiny_bundle)
 
 
 @pytest.fixture

@@ -13,14 +13,6 @@ from app.core.importer import collect_files, import_paths, retag_photos
 from app.core.similarity import SimilarityIndex
 
 
-@pytest.fixture
-def ctx(tmp_path: Path, tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("VITRINA_HOME", str(tmp_path / "home"))
-    context = AppContext.open(tmp_path / "catalog.sqlite", tiny_bundle)
-    yield context
-    context.close()
-
-
 def test_collect_walks_sorted_and_reports_only_named_odd_files(photos_dir: Path) -> None:
     (photos_dir / "sub").mkdir()
     shutil.copy(photos_dir / "hat.jpg", photos_dir / "sub" / "b.PNG")

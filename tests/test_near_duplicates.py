@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from cli_fixtures import Run
 from PIL import Image, ImageOps
 from sqlalchemy import update
 
@@ -28,14 +29,6 @@ from app.core.near_duplicates import (
 )
 
 DATA = Path(__file__).parent / "data"
-
-
-@pytest.fixture
-def ctx(tmp_path: Path, tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("VITRINA_HOME", str(tmp_path / "home"))
-    context = AppContext.open(tmp_path / "catalog.sqlite", tiny_bundle)
-    yield context
-    context.close()
 
 
 def _photo(name: str) -> Image.Image:
@@ -176,12 +169,7 @@ def test_the_cli_lists_groups_and_dismisses_possible_duplicates(
     tmp_path: Path, tiny_bundle: Path, photos_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VITRINA_HOME", str(tmp_path / "home"))
-    base = ["--db", str(tmp_path / "c.sqlite"), "--bundle", str(tiny_bundle)]
-
-    def run(*args: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        code = cli.main([*base, *args], out=out, err=err)
-        return code, out.getvalue(), err.getvalue()
+    run = Run(tmp_path / "c.sqlite", tiny_bundle).full
 
     assert run("import", str(photos_dir))[0] == cli.OK
     later = tmp_path / "later"

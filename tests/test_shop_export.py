@@ -15,6 +15,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+from cli_fixtures import Run
 
 from app import cli
 from app.core.catalog import ExportRow, PhotoRow
@@ -234,12 +235,7 @@ def test_the_cli_writes_atomically_and_counts_what_was_left_out(
     tmp_path: Path, tiny_bundle: Path, photos_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VITRINA_HOME", str(tmp_path / "home"))
-    base = ["--db", str(tmp_path / "c.sqlite"), "--bundle", str(tiny_bundle)]
-
-    def run(*args: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        code = cli.main([*base, *args], out=out, err=err)
-        return code, out.getvalue(), err.getvalue()
+    run = Run(tmp_path / "c.sqlite", tiny_bundle).full
 
     assert run("import", str(photos_dir))[0] == cli.OK
     assert run("set", "1", "category", "dress")[0] == cli.OK
