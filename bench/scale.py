@@ -49,7 +49,7 @@ import numpy as np
 
 from bench.common import Timer, catalog_photos, percentile_ms, report, rss_mb
 from bench.models import default_bundle
-from bench.similarity import K, clustered, exact_top
+from bench.similarity import K, built_index, clustered, exact_top
 
 KEY = "bench@1/{dim}/000000000000"
 EF_SWEEP = (40, 64, 100, 200, 400)  # hnsw.ef_search for k = 10, set through search_width's floor
@@ -155,23 +155,11 @@ def batch(count: int, rounds: int, bundle: Path) -> dict:
 
 
 def _hnswlib(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> dict:
-    from app.core.similarity import SimilarityIndex
-
-    count, dim = vectors.shape
-    ids = np.arange(count, dtype=np.int64)
-    with tempfile.TemporaryDirectory() as tmp:
-        before = rss_mb()
-        index = SimilarityIndex(Path(tmp), KEY.format(dim=dim), dim)
-        with Timer() as build:
-            for first in range(0, count, 10_000):
-                part = slice(first, first + 10_000)
-                index.add(ids[part], vectors[part], ids[part])
-        grown = rss_mb() - before
-        index.save()
-        file_mb = (Path(tmp) / "index.bin").stat().st_size / 2**20
-        times, found = _queries(lambda q: index.nearest(q, K), queries)
+    with built_index(vectors, KEY.format(dim=vectors.shape[1])) as built:
+        times, found = _queries(lambda q: built.index.nearest(q, K), queries)
+    grown, file_mb = built.grown_mb, built.file_bytes / 2**20
     return {
-        "build_s": round(build.seconds, 1),
+        "build_s": round(built.build.seconds, 1),
         "p50_ms": round(percentile_ms(times, 50), 3),
         "p99_ms": round(percentile_ms(times, 99), 3),
         "recall@10": _recall(found, truth),
