@@ -76,12 +76,27 @@ def _learned_line(calibration: Mapping[str, Any]) -> str:
     return f"{where}: precision {precision:.2f}{at_least} on {share}{photos}"
 
 
+def unreached_sources(calibration: Mapping[str, Any]) -> list[str]:
+    """Sources where the target precision holds at no threshold, in-source or held out:
+    the confident suggestions make no promise there."""
+    held_out = calibration.get("held_out")
+    lists = [
+        calibration.get("unreached"),
+        held_out.get("unreached") if isinstance(held_out, Mapping) else None,
+    ]
+    return sorted({str(name) for names in lists if isinstance(names, list) for name in names})
+
+
 def _bundle_line(calibration: Mapping[str, Any]) -> str:
     parts = [_figures(calibration)]
     parts.append(_sources(calibration.get("by_source")))
     held_out = calibration.get("held_out")
     if isinstance(held_out, Mapping) and _sources(held_out.get("by_source")):
         parts.append(f"held-out sources: {_sources(held_out.get('by_source'))}")
+    unreached = unreached_sources(calibration)
+    if unreached:
+        target = _number(calibration.get("target_precision")) or 0.95
+        parts.append(f"{target:.0%} not reached on {', '.join(unreached)}")
     shown = " · ".join(part for part in parts if part)
     return f"{_where(calibration)}: {shown}" if shown else _where(calibration)
 
@@ -112,6 +127,8 @@ def _bundle_details(calibration: Mapping[str, Any]) -> list[str]:
             continue
         if key == "held_out" and isinstance(value, Mapping):
             lines.append(f"Held-out sources: {_sources(value.get('by_source')) or value}")
+            if value.get("unreached"):
+                lines.append(f"Target not reached on, held out: {', '.join(value['unreached'])}")
         elif key == "unreached":
             lines.append(f"Target not reached on: {', '.join(map(str, value))}")
         else:
