@@ -106,3 +106,40 @@ def test_a_stored_correction_answers_as_the_learned_one() -> None:
 def test_the_precision_bound_is_below_the_estimate(kept, correct, expected) -> None:
     assert learning._wilson_low(correct, kept) == pytest.approx(expected, abs=0.02)
     assert learning._wilson_low(correct, kept) < correct / kept
+
+
+def test_repeated_shots_of_a_product_make_no_promise_the_rest_of_the_shoot_breaks() -> None:
+    """A shoot photographs each product several times in a row. Scored on folds that mix
+    the shots, the correction recognises the product, not its label, and looks right; the
+    rest of the shoot holds new products. Folds must follow the shoot's order."""
+    rng = np.random.default_rng(3)
+    products, shots, dim = 100, 8, 64
+    centres = rng.normal(size=(products, dim))
+    label_of = rng.integers(0, len(LABELS), size=products)  # nothing in the photo tells it
+    product = np.repeat(np.arange(products), shots)
+    x = centres[product] + 0.05 * rng.normal(size=(len(product), dim))
+    probs = np.full((len(product), len(LABELS)), 1 / len(LABELS))
+    truth = label_of[product]
+    half = products // 2 * shots
+    correction = learn_family(reviews(x[:half], probs[:half], [LABELS[t] for t in truth[:half]]))
+    assert not correction.applied, correction.message
+    adapted = correction.adapt(x[half:], probs[half:])
+    confident = adapted.max(axis=1) >= correction.threshold
+    assert not confident.any()
+
+
+def test_the_penalty_is_the_strongest_within_the_noise_of_the_best() -> None:
+    """A photo or two more right out of 300 is noise: the smaller change to the bundle
+    wins; a clear margin is not noise."""
+    positive = np.zeros(300, dtype=np.int64)
+    labelled = np.ones(300, dtype=bool)
+
+    def scored(right: int) -> np.ndarray:
+        probs = np.tile([0.2, 0.8], (300, 1))
+        probs[:right] = [0.8, 0.2]
+        return probs
+
+    close = {3.0: scored(291), 30.0: scored(290), 300.0: scored(289)}
+    assert learning._chosen_penalty(close, positive, labelled) == 300.0
+    clear = {3.0: scored(291), 30.0: scored(250), 300.0: scored(200)}
+    assert learning._chosen_penalty(clear, positive, labelled) == 3.0
