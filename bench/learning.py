@@ -31,6 +31,7 @@ from app.core.adaptation import learn_from_reviews
 from app.core.context import AppContext
 from app.core.importer import import_paths
 from app.core.tag_import import TagRecord, apply_tag_records
+from app.core.tag_input import family_label
 from bench.common import report
 
 FRACTIONS = (0.05, 0.10, 0.20)
@@ -69,65 +70,62 @@ def suggestions(ctx: AppContext) -> dict[Path, dict[str, Answer]]:
     }
 
 
-def best_coverage(confidence: list[float], right: list[bool], precision: float) -> float:
+def best_coverage(confidence: np.ndarray, right: np.ndarray, precision: float) -> float:
     """The largest share of photos any threshold could keep at ``precision``, the threshold
     chosen on these very photos' labels: a ceiling no calibration on reviews can pass."""
-    order = np.argsort(-np.asarray(confidence), kind="stable")
-    hits = np.cumsum(np.asarray(right, dtype=float)[order])
+    order = np.argsort(-confidence, kind="stable")
+    hits = np.cumsum(right[order].astype(float))
     holding = np.nonzero(hits / np.arange(1, len(order) + 1) >= precision)[0]
     return float((holding[-1] + 1) / len(order)) if len(holding) else 0.0
 
 
-def score(
-    answers: dict[Path, dict[str, Answer]],
-    truth: dict[Path, dict[str, str]],
-    rest: set[Path],
-) -> dict:
-    """Per family on ``rest``: top-1, the precision and coverage of confident suggestions,
-    and the coverage the best threshold for these photos would keep at GOAL_PRECISION."""
-    tally: dict[str, tuple[list[bool], list[bool], list[float]]] = {}
+Outcome = tuple[bool, bool, float]  # right, confident, confidence
+Outcomes = dict[str, dict[Path, Outcome]]  # family -> photo -> its outcome
+
+
+def outcomes(
+    answers: dict[Path, dict[str, Answer]], truth: dict[Path, dict[str, str]], rest: set[Path]
+) -> Outcomes:
+    """Per family, the photos of ``rest`` with a suggestion and a label in ``truth`` (as the
+    catalog stores it): whether the top suggestion is right, confident, and its confidence.
+    A family can be gated in or out by another family's answer, so the photos differ."""
+    found: Outcomes = {}
     for path in sorted(rest):
         for family, wanted in truth[path].items():
-            if family not in answers.get(path, {}):
-                continue
-            label, confident, confidence = answers[path][family]
-            right, kept, conf = tally.setdefault(family, ([], [], []))
-            right.append(label == " ".join(wanted.split()).lower())
-            kept.append(confident)
-            conf.append(confidence)
+            if family in answers.get(path, {}):
+                label, confident, confidence = answers[path][family]
+                found.setdefault(family, {})[path] = (label == wanted, confident, confidence)
+    return dict(sorted(found.items()))
+
+
+def score(found: Outcomes) -> dict:
+    """Per family: top-1, the precision and coverage of confident suggestions, and the
+    coverage the best threshold for these photos would keep at GOAL_PRECISION."""
     result = {}
-    for family, (right, kept, conf) in sorted(tally.items()):
-        hits = np.asarray(right)
-        chosen = np.asarray(kept)
+    for family, photos in found.items():
+        right, kept, conf = (np.array(column) for column in zip(*photos.values(), strict=True))
         result[family] = {
-            "n": len(hits),
-            "top1": round(float(hits.mean()), 4),
-            "confident_precision": round(float(hits[chosen].mean()), 4) if chosen.any() else None,
-            "confident_coverage": round(float(chosen.mean()), 4),
+            "n": len(right),
+            "top1": round(float(right.mean()), 4),
+            "confident_precision": round(float(right[kept].mean()), 4) if kept.any() else None,
+            "confident_coverage": round(float(kept.mean()), 4),
             "best_coverage_at_goal": round(best_coverage(conf, right, GOAL_PRECISION), 4),
         }
     return result
 
 
-def against(
-    answers: dict[Path, dict[str, Answer]],
-    alone: dict[Path, dict[str, Answer]],
-    truth: dict[Path, dict[str, str]],
-    rest: set[Path],
-) -> dict:
-    """Per family on ``rest``: photos the learned suggestion gets right and the bundle's
-    wrong (wins), and the other way round (losses): a paired view of "never worse"."""
-    counts: dict[str, dict[str, int]] = {}
-    for path in sorted(rest):
-        for family, wanted in truth[path].items():
-            if family not in answers.get(path, {}) or family not in alone.get(path, {}):
-                continue
-            wanted = " ".join(wanted.split()).lower()
-            learned, bundle = answers[path][family][0] == wanted, alone[path][family][0] == wanted
-            tally = counts.setdefault(family, {"wins": 0, "losses": 0})
-            tally["wins"] += learned and not bundle
-            tally["losses"] += bundle and not learned
-    return dict(sorted(counts.items()))
+def against(learned: Outcomes, bundle: Outcomes) -> dict:
+    """Per family, on the photos both answered: those the learned suggestion gets right and
+    the bundle's wrong (wins), and the other way round (losses): "never worse", paired."""
+    result = {}
+    for family, photos in learned.items():
+        answered = bundle.get(family, {})
+        pairs = [(o[0], answered[p][0]) for p, o in photos.items() if p in answered]
+        result[family] = {
+            "wins": sum(mine and not theirs for mine, theirs in pairs),
+            "losses": sum(theirs and not mine for mine, theirs in pairs),
+        }
+    return result
 
 
 def simulate(bundle: Path, truth: dict[Path, dict[str, str]], work: Path, fractions) -> dict:
@@ -146,37 +144,35 @@ def simulate(bundle: Path, truth: dict[Path, dict[str, str]], work: Path, fracti
         partial.rename(imported)
     with AppContext.open(imported, bundle) as ctx:
         alone = suggestions(ctx)  # the bundle's, scored on each fraction's rest as well
+        families = {f.name: f.labels for f in ctx.families}
+    stored = {  # each label as the catalog stores it (the bundle's spelling, or the shop's)
+        path: {f: family_label(families, f, v)[1] for f, v in labels.items() if f in families}
+        for path, labels in truth.items()
+    }
     results = []
     for fraction in (0.0, *fractions):
         reviewed = shoot[: round(len(shoot) * fraction)]
         db = work / f"reviewed-{fraction:.2f}.sqlite"
         shutil.copy(imported, db)
         with AppContext.open(db, bundle) as ctx:
-            families = {f.name: f.labels for f in ctx.families}
             records = [
-                TagRecord(
-                    i + 2,
-                    str(path),
-                    "",
-                    {f: v for f, v in truth[path].items() if f in families},
-                    (),
-                )
-                for i, path in enumerate(reviewed)
+                TagRecord(i + 2, str(path), "", stored[path], ()) for i, path in enumerate(reviewed)
             ]
             applied = apply_tag_records(ctx.catalog, records, "bench", families)
             started = time.perf_counter()
             learned = learn_from_reviews(ctx) if reviewed else None
             seconds = time.perf_counter() - started
             rest = set(shoot) - set(reviewed)
-            adapted = suggestions(ctx)
+            learned_on_rest = outcomes(suggestions(ctx), stored, rest)
+            bundle_on_rest = outcomes(alone, stored, rest)
             entry = {
                 "fraction": fraction,
                 "reviewed_photos": len(reviewed),
                 "tags_written": applied.written,
                 "learn_seconds": round(seconds, 2),
-                "families": score(adapted, truth, rest),
-                "bundle_on_rest": score(alone, truth, rest),
-                "against_bundle": against(adapted, alone, truth, rest),
+                "families": score(learned_on_rest),
+                "bundle_on_rest": score(bundle_on_rest),
+                "against_bundle": against(learned_on_rest, bundle_on_rest),
             }
             if learned is not None:
                 entry["applied"] = {n: c.applied for n, c in learned.corrections.items()}
